@@ -78,7 +78,14 @@ export type AtomicOp = 'add' | 'or' | 'and' | 'xor' | 'xchg' | 'cmpxchg';
  * 0 `imm64` plain constant, 1 `map_fd`, 2 `map_value` (fd + value offset), 3 `btf_id`,
  * 4 `func` (slot delta to a subprogram), 5 `map_idx` (index into fd_array), 6 `map_idx_value`.
  */
-export type LdImm64Kind = 'imm64' | 'map_fd' | 'map_value' | 'btf_id' | 'func' | 'map_idx' | 'map_idx_value';
+export type LdImm64Kind =
+  | 'imm64'
+  | 'map_fd'
+  | 'map_value'
+  | 'btf_id'
+  | 'func'
+  | 'map_idx'
+  | 'map_idx_value';
 
 /** What a `call` targets (src_reg 0 helper id, 1 bpf-to-bpf slot delta, 2 kfunc BTF id). */
 export type CallKind = 'helper' | 'bpf' | 'kfunc';

@@ -41,7 +41,8 @@ function removeLeftovers(): void {
   for (const root of mountsOf('bpf')) {
     for (const dir of [root, ...childDirs(root)]) {
       for (const name of childNames(dir)) {
-        if (name.startsWith('tsbpf-test')) rmSync(join(dir, name), { recursive: true, force: true });
+        if (name.startsWith('tsbpf-test'))
+          rmSync(join(dir, name), { recursive: true, force: true });
       }
     }
   }
