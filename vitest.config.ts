@@ -4,6 +4,7 @@ import { defineConfig } from 'vitest/config';
 // Kernel test files run one at a time: they share the machine's cgroup and bpffs trees.
 export default defineConfig({
   test: {
+    reporters: ['default', './test/summary-reporter.ts'],
     projects: [
       {
         test: {
