@@ -110,7 +110,10 @@ const SK_MSG: readonly CtxField[] = [
   u64('sk', 72),
 ];
 
-const LAYOUTS: Record<CtxKind, { readonly struct: string; readonly size: number; readonly fields: readonly CtxField[] }> = {
+const LAYOUTS: Record<
+  CtxKind,
+  { readonly struct: string; readonly size: number; readonly fields: readonly CtxField[] }
+> = {
   sock_ops: { struct: 'struct bpf_sock_ops', size: 224, fields: SOCK_OPS },
   sk_msg: { struct: 'struct sk_msg_md', size: 80, fields: SK_MSG },
 };
@@ -121,6 +124,11 @@ export function ctxKindOfSection(section: string): CtxKind | undefined {
   if (base === 'sockops') return 'sock_ops';
   if (base === 'sk_msg') return 'sk_msg';
   return undefined;
+}
+
+/** "a 4" / "an 8": the article for a byte count written in digits. */
+export function sizedArticle(size: number): string {
+  return `${/^(8|11|18)/.test(String(size)) && !/^1\d{3}$/.test(String(size)) ? 'an' : 'a'} ${size}`;
 }
 
 /** What was wrong with a context access. */
@@ -146,7 +154,7 @@ export function explainCtxAccess(
   write: boolean,
 ): CtxAccessExplanation {
   const layout = LAYOUTS[kind];
-  const verb = write ? `a ${size}-byte write` : `a ${size}-byte read`;
+  const verb = `${sizedArticle(size)}-byte ${write ? 'write' : 'read'}`;
   if (offset < 0 || offset + size > layout.size) {
     return {
       problem: 'beyond-end',
@@ -155,7 +163,10 @@ export function explainCtxAccess(
   }
   const field = layout.fields.find((f) => offset >= f.offset && offset < f.offset + f.size);
   if (field === undefined) {
-    return { problem: 'offset', text: `${verb} at offset ${offset} hits no field of ${layout.struct}` };
+    return {
+      problem: 'offset',
+      text: `${verb} at offset ${offset} hits no field of ${layout.struct}`,
+    };
   }
   const inner = offset - field.offset;
   const isArray = field.size > field.loadSize;
