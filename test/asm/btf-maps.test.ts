@@ -359,7 +359,7 @@ describe('parseMapDefinitions errors (libbpf parse_btf_map_def reasons)', () => 
   });
 
   it('rejects int fields that are not PTR -> ARRAY, bad pinning, conflicting sizes and values', () => {
-    const notPtr = oneMap((b, i) => [{ name: 'type', type: i, bitOffset: 0, bitSize: 0 }]);
+    const notPtr = oneMap((_b, i) => [{ name: 'type', type: i, bitOffset: 0, bitSize: 0 }]);
     expect(mapErrorOf(() => parseMapDefinitions(notPtr, 8)).message).toBe(
       "map 'm': attr 'type': expected PTR, got INT",
     );
