@@ -167,16 +167,9 @@ function checkHeader(
   bytes: Uint8Array,
   view: DataView,
 ): { shoff: number; shnum: number; shstrndx: number } {
-  if (bytes.length < ELF_HEADER_SIZE) {
-    throw new ElfFormatError(
-      'ELF_TRUNCATED',
-      bytes.length,
-      `a ${ELF_HEADER_SIZE}-byte ELF header`,
-      `a ${bytes.length}-byte file`,
-    );
-  }
+  // The magic first, so that a short non-ELF file is reported as such rather than as truncated.
   ELF_MAGIC.forEach((byte, i) => {
-    if (bytes[i] !== byte) {
+    if (i < bytes.length && bytes[i] !== byte) {
       throw new ElfFormatError(
         'ELF_BAD_MAGIC',
         i,
@@ -185,6 +178,14 @@ function checkHeader(
       );
     }
   });
+  if (bytes.length < ELF_HEADER_SIZE) {
+    throw new ElfFormatError(
+      'ELF_TRUNCATED',
+      bytes.length,
+      `a ${ELF_HEADER_SIZE}-byte ELF header`,
+      `a ${bytes.length}-byte file`,
+    );
+  }
   if (bytes[4] !== ELFCLASS64) {
     throw new ElfFormatError('ELF_UNSUPPORTED', 4, 'EI_CLASS 2 (64-bit)', String(bytes[4]));
   }

@@ -1,0 +1,56 @@
+#!/usr/bin/env node
+/**
+ * The `tsbpf` command: picks the subcommand and hands it the remaining arguments. Each command
+ * returns its exit code (0 ok, 1 failure, 2 usage error) and prints errors as one line on stderr.
+ */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
+import { type CommandIo, runDump } from './dump.js';
+
+/** A subcommand: runs with the arguments after its name, returns the exit code. */
+type Command = (args: readonly string[], io: CommandIo) => number | Promise<number>;
+
+const COMMANDS: Readonly<Record<string, Command>> = {
+  dump: runDump,
+};
+
+/** Top-level usage text. */
+export const USAGE = `usage: tsbpf <command> [options]
+
+commands:
+  dump FILE.o [--source]   disassembly in llvm-objdump syntax, optional source lines
+`;
+
+/** Runs `tsbpf` with `argv` (the arguments after the program name); returns the exit code. */
+export async function main(argv: readonly string[], io: CommandIo): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    (name === undefined ? io.stderr : io.stdout)(USAGE);
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    io.stderr(`tsbpf: unknown command ${JSON.stringify(name)}; run tsbpf --help for the list\n`);
+    return 2;
+  }
+  return command(rest, io);
+}
+
+/** True when this module is the process entry point (also through the npm bin symlink). */
+function isEntryPoint(): boolean {
+  const script = process.argv[1];
+  if (script === undefined) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(script)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  const io: CommandIo = {
+    stdout: (text) => process.stdout.write(text),
+    stderr: (text) => process.stderr.write(text),
+  };
+  process.exitCode = await main(process.argv.slice(2), io);
+}
