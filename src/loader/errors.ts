@@ -7,6 +7,7 @@
  */
 import { match, P } from 'ts-pattern';
 import type { BpfCommandName } from './constants.js';
+import { explainVerifierLog, type VerifierExplanation } from './verifier/explain.js';
 
 /** Linux errno numbers by name (x86-64 and arm64 share them), plus the kernel-internal ENOTSUPP. */
 export const Errno = {
@@ -345,19 +346,28 @@ export class VerifierError extends BpfError {
   readonly insnIndex: number | undefined;
   /** The program's line info, if it was loaded with one. */
   readonly lineInfo: readonly LoadedLineInfo[] | undefined;
+  /** The rejection explained (source location, code frame, registers, hint): src/loader/verifier. */
+  readonly explanation: VerifierExplanation;
 
   constructor(init: VerifierErrorInit, message?: string) {
     const insnIndex = failingInsnIndex(init.log);
     const at = insnIndex === undefined ? '' : ` at instruction ${insnIndex}`;
+    const explanation = explainVerifierLog(init.log, {
+      programName: init.progName,
+      errno: errnoName(init.errno),
+      ...(init.lineInfo ? { lineInfo: init.lineInfo } : {}),
+    });
     super(
       'PROG_LOAD',
       init.errno,
       { name: init.progName },
       message ??
         `the verifier rejected program ${init.progName}${at} (${errnoName(init.errno)}): ` +
-          `${verifierSummary(init.log)} — the whole log (${init.log.length} bytes) is in err.log`,
+          `${verifierSummary(init.log)} — the whole log (${init.log.length} bytes) is in err.log` +
+          `\n${explanation.body}`,
       'ERR_BPF_VERIFIER',
     );
+    this.explanation = explanation;
     this.progName = init.progName;
     this.log = init.log;
     this.insnCount = init.insnCount;

@@ -97,6 +97,8 @@ export interface VerifierExplanation {
   readonly summary: string;
   /** The whole annotated explanation, several lines. */
   readonly text: string;
+  /** `text` without its first (headline) line, for callers that write their own headline. */
+  readonly body: string;
 }
 
 /** Registers named in an instruction's text (`r1`, `w2` → R1, R2), in order of appearance. */
@@ -256,6 +258,7 @@ export function explainVerifierLog(
     stackSlots,
     summary,
     text: out.join('\n'),
+    body: out.slice(1).join('\n'),
     ...(options.programName === undefined ? {} : { programName: options.programName }),
     ...(options.errno === undefined ? {} : { errno: options.errno }),
     ...(diagnosis === undefined ? {} : { diagnosis }),
