@@ -181,9 +181,10 @@ export function pinPath(dir: string, name: string): string {
 
 /**
  * Creates `dir` and its parents inside bpffs (mkdir -p), refusing paths outside a bpffs mount
- * and directory names with '.' (bpffs refuses them with EPERM).
+ * and directory names with '.' (bpffs refuses them with EPERM). Returns the first directory it
+ * created (to remove on failure), or undefined when `dir` existed.
  */
-export function ensurePinDir(dir: string, mountInfo?: string): void {
+export function ensurePinDir(dir: string, mountInfo?: string): string | undefined {
   const mount = mountContaining(dir, 'bpf', mountInfo);
   if (!mount) {
     throw new LoaderError(
@@ -194,7 +195,14 @@ export function ensurePinDir(dir: string, mountInfo?: string): void {
   }
   const rel = relative(mount, resolve(dir));
   if (rel !== '') for (const part of rel.split(sep)) checkPinName(part);
-  mkdirSync(dir, { recursive: true });
+  try {
+    return mkdirSync(dir, { recursive: true });
+  } catch (err) {
+    throw new LoaderError(
+      'ERR_NO_BPFFS',
+      `cannot create pin directory ${dir}: ${(err as Error).message} (pinning needs write access to bpffs, usually root)`,
+    );
+  }
 }
 
 /** Removes a pin (a file in bpffs); true if something was there. */

@@ -14,7 +14,7 @@
  *
  * On any failure everything created so far is closed, and maps this call pinned are unpinned.
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { programBtfExt } from '../asm/btf-ext.js';
 import { fixupDatasecs } from '../asm/btf-maps.js';
 import { type BpfObjectFile, type ObjectProgram, readObject } from '../asm/object-reader.js';
@@ -376,6 +376,7 @@ export function loadObject(
   const maps = new Map<string, BpfMap>();
   const programs = new Map<string, BpfProgram>();
   const pinnedHere: string[] = [];
+  const createdDirs: string[] = [];
   let btfFd: Fd | undefined;
   try {
     // 3. BTF
@@ -394,6 +395,8 @@ export function loadObject(
       }
       if (fixed) {
         const res = btfLoad(sys, fixed);
+        // Missing privileges are not a BTF problem: going on without BTF would only fail later.
+        if (!res.ok && res.error.errno === 'EPERM') throw res.error;
         if (res.ok) btfFd = new Fd(sys, res.fd, 'object BTF');
         else
           warn(
@@ -424,7 +427,8 @@ export function loadObject(
       };
       if (m.pinning === 'by_name') {
         const dir = options.pinDir ?? ensureBpffs(sys);
-        ensurePinDir(dir);
+        const created = ensurePinDir(dir);
+        if (created !== undefined) createdDirs.push(created);
         const path = pinPath(dir, m.name);
         const { map, reused } = createOrReuseMap(sys, def, path);
         if (!reused) pinnedHere.push(path);
@@ -480,6 +484,7 @@ export function loadObject(
         // best effort: the original error matters more
       }
     }
+    for (const dir of createdDirs.reverse()) rmSync(dir, { recursive: true, force: true });
     throw err;
   }
   return new LoadedObject({

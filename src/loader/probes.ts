@@ -177,22 +177,36 @@ export class FeatureProbes {
   }
 
   /**
-   * True if LINK_CREATE knows `attachType` (the kernel offers bpf_links for it). Probed with
-   * invalid fds: EBADF means the attach type passed validation, EINVAL that it is unknown.
+   * True if the kernel offers bpf_links (LINK_CREATE) for `attachType` with programs of
+   * `progType`. Probed with a real program and an invalid target fd: the kernel checks the
+   * program and the attach type first (EINVAL when links are not offered for them), then the
+   * target (EBADF), so EBADF means links are supported.
    */
-  linkAttachType(attachType: number): boolean {
-    return this.#cached(`link:${attachType}`, () => {
-      const ret = bpfTry(
-        this.#sys,
-        'LINK_CREATE',
-        encodeLinkCreate({ progFd: 0xffffffff, targetFd: 0xffffffff, attachType }),
-      );
-      if (ret >= 0) {
-        this.#sys.close(ret);
-        return true;
+  link(progType: number, attachType: number): boolean {
+    return this.#cached(`link:${progType}:${attachType}`, () => {
+      if (!this.programType(progType)) return false;
+      const { fd: progFd } = progLoad(this.#sys, {
+        progType,
+        expectedAttachType: attachType,
+        name: 'tsbpf_probe',
+        insns: RETURN_ZERO,
+        license: 'GPL',
+      });
+      try {
+        const ret = bpfTry(
+          this.#sys,
+          'LINK_CREATE',
+          encodeLinkCreate({ progFd, targetFd: 0x7fffffff, attachType }),
+        );
+        if (ret >= 0) {
+          this.#sys.close(ret);
+          return true;
+        }
+        if (ret === -Errno.EPERM) throw new BpfError('LINK_CREATE', Errno.EPERM);
+        return ret === -Errno.EBADF;
+      } finally {
+        this.#sys.close(progFd);
       }
-      if (ret === -Errno.EPERM) throw new BpfError('LINK_CREATE', Errno.EPERM);
-      return ret === -Errno.EBADF;
     });
   }
 }
