@@ -1,0 +1,237 @@
+/**
+ * Kernel-test plumbing for the socket acceleration programs, done with bpftool so that the object
+ * is checked by an independent loader (libbpf 1.1): load with `prog loadall … pinmaps …`, fill and
+ * read maps, attach sock_ops to a test cgroup and sk_msg to the SOCKHASH, and run real loopback
+ * traffic in a network namespace of its own (so Tcp OutSegs counts only this test's segments).
+ * Everything lives under a bpffs dir, cgroup and netns the test created; `close()` removes it all.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import readline from 'node:readline';
+import { fileURLToPath } from 'node:url';
+import { type BuiltSockops, buildSockops } from '../../src/programs/build.js';
+import type { SockopsMapRole } from '../../src/programs/maps.js';
+import type { SockopsOptions } from '../../src/programs/options.js';
+import { STAT_NAMES, type StatName } from '../../src/programs/stats.js';
+import { createTestBpffsDir, createTestCgroup, type TestDir } from '../kernel/support.js';
+
+const CHILD = fileURLToPath(new URL('./traffic-child.mjs', import.meta.url));
+
+/** Runs bpftool and returns stdout (throws with bpftool's stderr on failure). */
+export function bpftool(...args: string[]): string {
+  try {
+    return execFileSync('bpftool', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    const err = e as { stderr?: string; stdout?: string };
+    throw new Error(`bpftool ${args.join(' ')} failed: ${err.stderr ?? ''}${err.stdout ?? ''}`);
+  }
+}
+
+const hexArgs = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0'));
+
+let seq = 0;
+
+/** A build loaded by bpftool into a test bpffs dir. */
+export class LoadedSockops {
+  readonly built: BuiltSockops;
+  readonly dir: TestDir;
+  readonly objectPath: string;
+  private cgroup: TestDir | undefined;
+  private netns: string | undefined;
+
+  constructor(options: SockopsOptions, tag: string) {
+    this.built = buildSockops(options);
+    seq += 1;
+    this.objectPath = join(tmpdir(), `tsbpf-test-${tag}-${process.pid}-${seq}.o`);
+    writeFileSync(this.objectPath, this.built.elf);
+    this.dir = createTestBpffsDir(tag);
+    bpftool(
+      'prog',
+      'loadall',
+      this.objectPath,
+      join(this.dir.path, 'progs'),
+      'pinmaps',
+      join(this.dir.path, 'maps'),
+    );
+  }
+
+  /** Pin path of a program by its name. */
+  progPin(which: 'sockops' | 'skMsg'): string {
+    return join(this.dir.path, 'progs', this.built.programs[which].name);
+  }
+
+  /** Pin path of a map by role. */
+  mapPin(role: SockopsMapRole): string {
+    const m = this.built.maps.find((x) => x.role === role);
+    if (!m) throw new Error(`this build has no ${role} map`);
+    return join(this.dir.path, 'maps', m.name);
+  }
+
+  /** `bpftool map update` of one entry. */
+  update(role: SockopsMapRole, key: Uint8Array, value: Uint8Array): void {
+    bpftool(
+      'map',
+      'update',
+      'pinned',
+      this.mapPin(role),
+      'key',
+      'hex',
+      ...hexArgs(key),
+      'value',
+      'hex',
+      ...hexArgs(value),
+    );
+  }
+
+  /** The keys of a map (hex strings without separators). */
+  keys(role: SockopsMapRole): string[] {
+    const out = JSON.parse(bpftool('-j', 'map', 'dump', 'pinned', this.mapPin(role))) as {
+      key: string[];
+    }[];
+    return out.map((e) => e.key.map((b) => b.replace(/^0x/, '')).join(''));
+  }
+
+  /** The stats counters summed over CPUs. */
+  stats(): Record<StatName, bigint> {
+    const out = JSON.parse(bpftool('-j', 'map', 'dump', 'pinned', this.mapPin('stats'))) as {
+      key: string[];
+      values: { cpu: number; value: string[] }[];
+    }[];
+    const sums = Object.fromEntries(STAT_NAMES.map((n) => [n, 0n])) as Record<StatName, bigint>;
+    for (const e of out) {
+      const index = Number.parseInt(e.key[0] ?? '0', 16);
+      const name = STAT_NAMES[index];
+      if (!name) continue;
+      for (const v of e.values) {
+        const bytes = Uint8Array.from(v.value.map((b) => Number.parseInt(b, 16)));
+        sums[name] += new DataView(bytes.buffer).getBigUint64(0, true);
+      }
+    }
+    return sums;
+  }
+
+  /** Attaches sock_ops to a new test cgroup and sk_msg to the SOCKHASH; returns the cgroup path. */
+  attach(): string {
+    this.cgroup = createTestCgroup('sockops');
+    bpftool('cgroup', 'attach', this.cgroup.path, 'sock_ops', 'pinned', this.progPin('sockops'));
+    bpftool(
+      'prog',
+      'attach',
+      'pinned',
+      this.progPin('skMsg'),
+      'msg_verdict',
+      'pinned',
+      this.mapPin('sockhash'),
+    );
+    return this.cgroup.path;
+  }
+
+  /** A fresh network namespace with loopback up; returns its name. */
+  createNetns(): string {
+    this.netns = `tsbpf-test-${process.pid}-${seq}`;
+    execFileSync('ip', ['netns', 'add', this.netns]);
+    execFileSync('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
+    return this.netns;
+  }
+
+  /** Detaches, unpins, removes the cgroup, netns and object file. Safe to call after failures. */
+  close(): void {
+    const quiet = (f: () => void) => {
+      try {
+        f();
+      } catch {
+        // Cleanup continues past anything that was never set up.
+      }
+    };
+    if (this.cgroup) {
+      const cg = this.cgroup;
+      quiet(() =>
+        bpftool('cgroup', 'detach', cg.path, 'sock_ops', 'pinned', this.progPin('sockops')),
+      );
+      quiet(() => cg.cleanup());
+    }
+    quiet(() =>
+      bpftool(
+        'prog',
+        'detach',
+        'pinned',
+        this.progPin('skMsg'),
+        'msg_verdict',
+        'pinned',
+        this.mapPin('sockhash'),
+      ),
+    );
+    if (this.netns) {
+      const ns = this.netns;
+      quiet(() => execFileSync('ip', ['netns', 'delete', ns]));
+    }
+    quiet(() => this.dir.cleanup());
+    quiet(() => execFileSync('rm', ['-f', this.objectPath]));
+  }
+}
+
+/** What the traffic child reports. */
+export interface TrafficResult {
+  readonly client: { readonly address: string; readonly port: number };
+  readonly server: { readonly address: string; readonly port: number };
+  readonly sentSha: string;
+  readonly receivedSha: string;
+  readonly received: number;
+  readonly outSegs: number;
+  /** What `whileConnected` returned. */
+  readonly inspected: unknown;
+}
+
+/** How the child connects. */
+export interface TrafficPlan {
+  readonly cgroup: string;
+  readonly netns: string;
+  readonly listenHost: string;
+  readonly connectHost: string;
+  readonly port: number;
+  readonly bytes: number;
+  readonly ipv6Only?: boolean;
+  readonly pieces?: number;
+}
+
+/** Runs one connection in the netns; `whileConnected` runs after the handshake, before the data. */
+export async function runTraffic(
+  plan: TrafficPlan,
+  whileConnected: (t: Pick<TrafficResult, 'client' | 'server'>) => unknown,
+): Promise<TrafficResult> {
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', plan.netns, process.execPath, CHILD, JSON.stringify(plan)],
+    {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    },
+  );
+  let stderr = '';
+  child.stderr.on('data', (c) => {
+    stderr += String(c);
+  });
+  const lines = readline.createInterface({ input: child.stdout });
+  const iterator = lines[Symbol.asyncIterator]();
+  const next = async () => {
+    const r = await Promise.race([
+      iterator.next(),
+      once(child, 'exit').then(() => ({ done: true, value: undefined })),
+    ]);
+    if (r.done || r.value === undefined) throw new Error(`traffic child ended early: ${stderr}`);
+    return JSON.parse(r.value as string);
+  };
+  try {
+    const connected = await next();
+    const inspected = await whileConnected(connected);
+    child.stdin.write('go\n');
+    const done = await next();
+    return { ...connected, ...done, inspected };
+  } finally {
+    child.stdin.end();
+    if (child.exitCode === null) child.kill();
+    lines.close();
+  }
+}
