@@ -404,7 +404,11 @@ export function decodeBtf(bytes: Uint8Array): Btf {
   const typeEnd = typeStart + typeLen;
   let at = typeStart;
 
+  // Names repeat a lot (member names, `(anon)`); look each offset up once.
+  const names = new Map<number, string>();
   const name = (off: number, fieldAt: number, what: string): string => {
+    const known = names.get(off);
+    if (known !== undefined) return known;
     const s = strings.get(off);
     if (s === undefined) {
       throw new BtfError(
@@ -413,6 +417,7 @@ export function decodeBtf(bytes: Uint8Array): Btf {
         fieldAt,
       );
     }
+    names.set(off, s);
     return s;
   };
   const u32 = (off: number) => view.getUint32(off, true);

@@ -105,7 +105,10 @@ export function sectionSizes(elf: FixtureElf): Map<string, number> {
 
 /** `bpftool btf dump file PATH` (raw format). */
 export function bpftoolBtfDump(path: string): string {
-  return execFileSync('bpftool', ['btf', 'dump', 'file', path], { encoding: 'utf8' });
+  return execFileSync('bpftool', ['btf', 'dump', 'file', path], {
+    encoding: 'utf8',
+    maxBuffer: 256 << 20,
+  });
 }
 
 /** `bpftool btf dump file` of raw `.BTF` bytes (bpftool recognises raw BTF by its magic). */
