@@ -116,26 +116,6 @@ export const R_BPF = {
   R_BPF_64_32: 10,
 } as const;
 
-/** Name of an R_BPF relocation type as llvm-objdump prints it (`R_BPF_64_64`), or `unknown(N)`. */
-export function relocationTypeName(type: number): string {
-  switch (type) {
-    case R_BPF.NONE:
-      return 'R_BPF_NONE';
-    case R_BPF.R_BPF_64_64:
-      return 'R_BPF_64_64';
-    case R_BPF.R_BPF_64_ABS64:
-      return 'R_BPF_64_ABS64';
-    case R_BPF.R_BPF_64_ABS32:
-      return 'R_BPF_64_ABS32';
-    case R_BPF.R_BPF_64_NODYLD32:
-      return 'R_BPF_64_NODYLD32';
-    case R_BPF.R_BPF_64_32:
-      return 'R_BPF_64_32';
-    default:
-      return `unknown(${type})`;
-  }
-}
-
 /** One entry of the symbol table, as read or written. */
 export interface ElfSymbol {
   readonly name: string;

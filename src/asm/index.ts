@@ -39,8 +39,14 @@ export {
 } from './btf-types.js';
 export * from './decode.js';
 export * from './disasm.js';
+export * from './elf.js';
+export * from './elf-reader.js';
+export * from './elf-writer.js';
 export * from './encode.js';
 export * from './insn.js';
 export * from './insn-errors.js';
+export * from './object-reader.js';
+export type * from './object-spec.js';
+export * from './object-writer.js';
 export * from './opcodes.js';
 export * from './string-table.js';

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { relocationTypeName, SHF, SHT, STB, STT } from '../../src/asm/elf.js';
+import { bpfRelocationName } from '../../src/asm/disasm.js';
+import { SHF, SHT, STB, STT } from '../../src/asm/elf.js';
 import { ElfFormatError, findSection, readElf } from '../../src/asm/elf-reader.js';
 import { writeElf } from '../../src/asm/elf-writer.js';
 import { llvmRelocations, llvmSections, llvmSymbols } from './elf-llvm-tools.js';
@@ -111,7 +112,7 @@ describe('readElf on clang objects', () => {
         const symbol = elf.symbols[r.symbol];
         const name =
           symbol?.type === STT.SECTION ? elf.sections[symbol.sectionIndex]?.name : symbol?.name;
-        return { offset: r.offset, type: relocationTypeName(r.type), symbol: name };
+        return { offset: r.offset, type: bpfRelocationName(r.type), symbol: name };
       });
       expect(shown).toEqual(expected.get(rel.section));
     }
