@@ -656,6 +656,40 @@ export function decodeBtf(bytes: Uint8Array): Btf {
   return new Btf(header, types, strings, bytes, recordOffsets);
 }
 
+const INT_ENCODING_BITS: Readonly<Record<BtfIntEncoding, number>> = {
+  none: 0,
+  signed: 1,
+  char: 2,
+  bool: 4,
+};
+const FUNC_LINKAGE_CODES: Readonly<Record<BtfFuncLinkage, number>> = {
+  static: 0,
+  global: 1,
+  extern: 2,
+};
+const VAR_LINKAGE_CODES: Readonly<Record<BtfVarLinkage, number>> = {
+  static: 0,
+  global: 1,
+  extern: 2,
+};
+
+/** The code of a named value, rejecting names outside the table (callers may be untyped JS). */
+function checkOneOf<K extends string>(
+  table: Readonly<Record<K, number>>,
+  value: K,
+  id: number,
+  field: string,
+): number {
+  const code = Object.hasOwn(table, value) ? table[value] : undefined;
+  if (code === undefined) {
+    throw new BtfError(
+      'BTF_INVALID_INPUT',
+      `BTF encode: ${field} of type id ${id} is ${JSON.stringify(value)}, expected one of ${Object.keys(table).join(', ')}`,
+    );
+  }
+  return code;
+}
+
 function checkU32(value: number, id: number, field: string): number {
   if (!Number.isInteger(value) || value < 0 || value > 0xffffffff) {
     throw new BtfError(
@@ -725,7 +759,7 @@ export function encodeBtf(
       .with({ kind: 'int' }, (x) => {
         put(at + 4, info(0, false));
         put(at + 8, checkU32(x.size, id, 'size'));
-        const enc = { none: 0, signed: 1, char: 2, bool: 4 }[x.encoding];
+        const enc = checkOneOf(INT_ENCODING_BITS, x.encoding, id, 'encoding');
         put(
           data,
           (enc << 24) |
@@ -810,7 +844,7 @@ export function encodeBtf(
         put(at + 8, 0);
       })
       .with({ kind: 'func' }, (x) => {
-        put(at + 4, info(FUNC_LINKAGES.indexOf(x.linkage), false));
+        put(at + 4, info(checkOneOf(FUNC_LINKAGE_CODES, x.linkage, id, 'linkage'), false));
         put(at + 8, typeRef(x.type, 'type'));
         if (types[x.type - 1]?.kind !== 'func_proto') {
           throw new BtfError(
@@ -831,7 +865,7 @@ export function encodeBtf(
       .with({ kind: 'var' }, (x) => {
         put(at + 4, info(0, false));
         put(at + 8, typeRef(x.type, 'type'));
-        put(data, VAR_LINKAGES.indexOf(x.linkage));
+        put(data, checkOneOf(VAR_LINKAGE_CODES, x.linkage, id, 'linkage'));
       })
       .with({ kind: 'datasec' }, (x) => {
         put(at + 4, info(x.vars.length, false));

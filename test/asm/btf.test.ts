@@ -77,6 +77,14 @@ describe('encodeBtf', () => {
         { kind: 'enum', name: 'e', size: 4, signed: true, values: [{ name: 'a', value: 2 ** 31 }] },
       ]),
     ).toThrow(BtfError);
+    expect(() =>
+      encodeBtf([{ kind: 'var', name: 'v', type: 0, linkage: 'weak' as 'global' }]),
+    ).toThrow(/linkage of type id 1 is "weak", expected one of static, global, extern/);
+    expect(() =>
+      encodeBtf([
+        { kind: 'int', name: 'i', size: 4, bitOffset: 0, bits: 32, encoding: 'float' as 'none' },
+      ]),
+    ).toThrow(/encoding of type id 1 is "float"/);
     expect(() => encodeBtf([{ kind: 'func', name: 'f', type: 0, linkage: 'global' }])).toThrow(
       /must refer to a FUNC_PROTO/,
     );
