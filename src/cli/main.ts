@@ -6,12 +6,14 @@
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { type CommandIo, runDump } from './dump.js';
+import { runVerify } from './verify.js';
 
 /** A subcommand: runs with the arguments after its name, returns the exit code. */
 type Command = (args: readonly string[], io: CommandIo) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
   dump: runDump,
+  verify: runVerify,
 };
 
 /** Top-level usage text. */
@@ -19,6 +21,8 @@ export const USAGE = `usage: tsbpf <command> [options]
 
 commands:
   dump FILE.o [--source]   disassembly in llvm-objdump syntax, optional source lines
+  verify FILE.o [--log-level 1|2] [--json]
+                           load every program without attaching; explain rejections
 `;
 
 /** Runs `tsbpf` with `argv` (the arguments after the program name); returns the exit code. */
