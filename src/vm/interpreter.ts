@@ -17,7 +17,7 @@ import { match } from 'ts-pattern';
 import { formatInsn } from '../asm/disasm.js';
 import type { Insn, Reg, Size, Width } from '../asm/insn.js';
 import type { MapReference } from '../asm/object-spec.js';
-import type { VmContext } from './context.js';
+import { bpfSockAccess, type VmContext } from './context.js';
 import { VmError } from './errors.js';
 import {
   BUILTIN_HELPERS,
@@ -628,7 +628,10 @@ function placeContext(m: Machine, ctx: VmContext): void {
       })
     : undefined;
   const sock = ctx.sock
-    ? m.memory.addRegion('socket', 'struct bpf_sock', ctx.sock.slice(), { writable: false })
+    ? m.memory.addRegion('socket', 'struct bpf_sock', ctx.sock.slice(), {
+        writable: false,
+        ctxCheck: bpfSockAccess,
+      })
     : undefined;
   for (const field of ctx.pointers) {
     const value = match(field.to)
