@@ -4,7 +4,7 @@
  * at a private path (as Cilium mounts /run/cilium/cgroupv2). Pinning helpers create parent
  * directories and refuse names bpffs would reject (a '.' in a pin name fails with EPERM).
  */
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { errnoName, LoaderError } from './errors.js';
 import { Fd } from './fd.js';
@@ -53,7 +53,7 @@ export function parseMountInfo(text: string): MountEntry[] {
   return entries;
 }
 
-/** Mount points of `fsType` in this process's mount namespace, in mount order. */
+/** Mount points of `fsType` in mountinfo text (default: this process's), in mount order. */
 export function mountsOf(fsType: string, mountInfo?: string): string[] {
   const text = mountInfo ?? readFileSync('/proc/self/mountinfo', 'utf8');
   return parseMountInfo(text)
@@ -70,7 +70,7 @@ export const PRIVATE_CGROUP2 = '/run/tsbpf/cgroupv2';
 export function mountContaining(
   path: string,
   fsType: string,
-  mountInfo?: string,
+  mountInfo: string,
 ): string | undefined {
   const abs = resolve(path);
   let best: string | undefined;
@@ -82,31 +82,41 @@ export function mountContaining(
   return best;
 }
 
+/** Finds a mount of `fsType` or mounts one at `at`; `kind` names the error code and advice. */
+function ensureMount(
+  sys: BpfSyscall,
+  fsType: 'bpf' | 'cgroup2',
+  at: string,
+  code: 'ERR_NO_BPFFS' | 'ERR_NO_CGROUP2',
+  advice: string,
+): string {
+  const existing = mountsOf(fsType, sys.readMountInfo())[0];
+  if (existing) return existing;
+  const what = fsType === 'bpf' ? 'no bpffs is mounted' : 'no cgroup v2 hierarchy is mounted';
+  const made = sys.mkdirs(at);
+  if (typeof made === 'number') {
+    throw new LoaderError(
+      code,
+      `${what} and ${at} cannot be created (${errnoName(-made)}); ${advice}`,
+    );
+  }
+  const ret = sys.mount(fsType === 'bpf' ? 'bpf' : 'none', at, fsType, 0);
+  if (ret < 0) {
+    const root = -ret === 1 ? ' (needs root / CAP_SYS_ADMIN)' : '';
+    throw new LoaderError(
+      code,
+      `${what} and mounting one at ${at} failed with ${errnoName(-ret)}${root}; ${advice}`,
+    );
+  }
+  return at;
+}
+
 /**
  * A bpffs mount point: the first one in mountinfo, else bpffs freshly mounted at `at`
  * (default /sys/fs/bpf). Throws `LoaderError` ERR_NO_BPFFS saying why it could not mount.
  */
 export function ensureBpffs(sys: BpfSyscall, at: string = DEFAULT_BPFFS): string {
-  const existing = mountsOf('bpf')[0];
-  if (existing) return existing;
-  try {
-    mkdirSync(at, { recursive: true });
-  } catch (err) {
-    throw new LoaderError(
-      'ERR_NO_BPFFS',
-      `no bpffs is mounted and ${at} cannot be created (${(err as Error).message}); ` +
-        'mount one with `mount -t bpf bpf /sys/fs/bpf`',
-    );
-  }
-  const ret = sys.mount('bpf', at, 'bpf', 0);
-  if (ret < 0) {
-    throw new LoaderError(
-      'ERR_NO_BPFFS',
-      `no bpffs is mounted and mounting one at ${at} failed with ${errnoName(-ret)}` +
-        `${-ret === 1 ? ' (needs root / CAP_SYS_ADMIN)' : ''}; mount one with \`mount -t bpf bpf ${at}\``,
-    );
-  }
-  return at;
+  return ensureMount(sys, 'bpf', at, 'ERR_NO_BPFFS', `mount one with \`mount -t bpf bpf ${at}\``);
 }
 
 /**
@@ -115,37 +125,25 @@ export function ensureBpffs(sys: BpfSyscall, at: string = DEFAULT_BPFFS): string
  * /run/tsbpf/cgroupv2). Throws `LoaderError` ERR_NO_CGROUP2 saying why none is available.
  */
 export function ensureCgroup2(sys: BpfSyscall, at: string = PRIVATE_CGROUP2): string {
-  const existing = mountsOf('cgroup2')[0];
-  if (existing) return existing;
-  try {
-    mkdirSync(at, { recursive: true });
-  } catch (err) {
-    throw new LoaderError(
-      'ERR_NO_CGROUP2',
-      `no cgroup v2 hierarchy is mounted and ${at} cannot be created (${(err as Error).message})`,
-    );
-  }
-  const ret = sys.mount('none', at, 'cgroup2', 0);
-  if (ret < 0) {
-    throw new LoaderError(
-      'ERR_NO_CGROUP2',
-      `no cgroup v2 hierarchy is mounted and mounting one at ${at} failed with ${errnoName(-ret)}` +
-        `${-ret === 1 ? ' (needs root / CAP_SYS_ADMIN)' : ''}; sock_ops programs attach only to ` +
-        'cgroup v2 directories (cgroup v1 is not supported by the kernel for this)',
-    );
-  }
-  return at;
+  return ensureMount(
+    sys,
+    'cgroup2',
+    at,
+    'ERR_NO_CGROUP2',
+    'sock_ops programs attach only to cgroup v2 directories (mount one with `mount -t cgroup2 none DIR`)',
+  );
 }
 
 /**
  * Opens a cgroup v2 directory for attaching (O_RDONLY | O_DIRECTORY). Refuses paths outside a
  * cgroup v2 mount with a clear message (attaching to a cgroup v1 directory fails with EBADF).
  */
-export function openCgroup(sys: BpfSyscall, path: string, mountInfo?: string): Fd {
-  if (!mountContaining(path, 'cgroup2', mountInfo)) {
+export function openCgroup(sys: BpfSyscall, path: string): Fd {
+  const info = sys.readMountInfo();
+  if (!mountContaining(path, 'cgroup2', info)) {
     throw new LoaderError(
       'ERR_NO_CGROUP2',
-      `${path} is not inside a cgroup v2 mount (cgroup2 mounts: ${mountsOf('cgroup2', mountInfo).join(', ') || 'none'}); ` +
+      `${path} is not inside a cgroup v2 mount (cgroup2 mounts: ${mountsOf('cgroup2', info).join(', ') || 'none'}); ` +
         'sock_ops programs attach to cgroup v2 directories only',
     );
   }
@@ -159,7 +157,7 @@ export function openCgroup(sys: BpfSyscall, path: string, mountInfo?: string): F
   return new Fd(sys, fd, `cgroup ${path}`);
 }
 
-/** Characters allowed in pin names: bpffs refuses '.', the kernel's object names allow [A-Za-z0-9_.]. */
+/** Characters allowed in pin names: bpffs refuses '.'; '-' is fine in file names. */
 const PIN_NAME = /^[A-Za-z0-9_-]+$/;
 
 /** Checks a single pin name component; throws `LoaderError` ERR_BAD_ARGUMENT when bpffs would refuse it. */
@@ -179,53 +177,55 @@ export function pinPath(dir: string, name: string): string {
   return join(dir, name);
 }
 
+/** The bpffs mount containing `dir`, or a `LoaderError` ERR_NO_BPFFS naming the mounts there are. */
+function bpffsOf(sys: BpfSyscall, dir: string): string {
+  const info = sys.readMountInfo();
+  const mount = mountContaining(dir, 'bpf', info);
+  if (!mount) {
+    throw new LoaderError(
+      'ERR_NO_BPFFS',
+      `${dir} is not inside a bpffs mount (bpffs mounts: ${mountsOf('bpf', info).join(', ') || 'none'}); ` +
+        'pin under /sys/fs/bpf (mount it with `mount -t bpf bpf /sys/fs/bpf`)',
+    );
+  }
+  return mount;
+}
+
 /**
  * Creates `dir` and its parents inside bpffs (mkdir -p), refusing paths outside a bpffs mount
  * and directory names with '.' (bpffs refuses them with EPERM). Returns the first directory it
  * created (to remove on failure), or undefined when `dir` existed.
  */
-export function ensurePinDir(dir: string, mountInfo?: string): string | undefined {
-  const mount = mountContaining(dir, 'bpf', mountInfo);
-  if (!mount) {
-    throw new LoaderError(
-      'ERR_NO_BPFFS',
-      `${dir} is not inside a bpffs mount (bpffs mounts: ${mountsOf('bpf', mountInfo).join(', ') || 'none'}); ` +
-        'pin under /sys/fs/bpf (mount it with `mount -t bpf bpf /sys/fs/bpf`)',
-    );
-  }
+export function ensurePinDir(sys: BpfSyscall, dir: string): string | undefined {
+  const mount = bpffsOf(sys, dir);
   const rel = relative(mount, resolve(dir));
   if (rel !== '') for (const part of rel.split(sep)) checkPinName(part);
-  try {
-    return mkdirSync(dir, { recursive: true });
-  } catch (err) {
+  const made = sys.mkdirs(dir);
+  if (typeof made === 'number') {
     throw new LoaderError(
       'ERR_NO_BPFFS',
-      `cannot create pin directory ${dir}: ${(err as Error).message} (pinning needs write access to bpffs, usually root)`,
+      `cannot create pin directory ${dir}: ${errnoName(-made)} (pinning needs write access to bpffs, usually root)`,
     );
   }
+  return made;
 }
 
 /** Removes a pin (a file in bpffs); true if something was there. */
-export function unpin(path: string): boolean {
-  if (!existsSync(path)) return false;
-  if (statSync(path).isDirectory()) {
-    throw new LoaderError(
-      'ERR_BAD_ARGUMENT',
-      `${path} is a directory, not a pin; use removePinDir`,
-    );
-  }
-  rmSync(path);
-  return true;
+export function unpin(sys: BpfSyscall, path: string): boolean {
+  const ret = sys.unlink(path);
+  if (ret === 0) return true;
+  if (ret === -2) return false;
+  throw new LoaderError('ERR_BAD_ARGUMENT', `cannot unpin ${path}: ${errnoName(-ret)}`);
 }
 
-/** Removes a pin directory and every pin below it (only inside bpffs). */
-export function removePinDir(dir: string, mountInfo?: string): void {
-  const mount = mountContaining(dir, 'bpf', mountInfo);
-  if (!mount || resolve(mount) === resolve(dir)) {
+/** Removes a pin directory and every pin below it (only inside bpffs, never the mount itself). */
+export function removePinDir(sys: BpfSyscall, dir: string): void {
+  const mount = bpffsOf(sys, dir);
+  if (resolve(mount) === resolve(dir)) {
     throw new LoaderError(
       'ERR_BAD_ARGUMENT',
-      `refusing to remove ${dir}: not a directory inside a bpffs mount (the mount itself is never removed)`,
+      `refusing to remove ${dir}: it is the bpffs mount itself`,
     );
   }
-  rmSync(dir, { recursive: true, force: true });
+  sys.removeTree(dir);
 }

@@ -14,7 +14,7 @@
  *
  * On any failure everything created so far is closed, and maps this call pinned are unpinned.
  */
-import { readFileSync, rmSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { programBtfExt } from '../asm/btf-ext.js';
 import { fixupDatasecs } from '../asm/btf-maps.js';
 import { type BpfObjectFile, type ObjectProgram, readObject } from '../asm/object-reader.js';
@@ -427,7 +427,7 @@ export function loadObject(
       };
       if (m.pinning === 'by_name') {
         const dir = options.pinDir ?? ensureBpffs(sys);
-        const created = ensurePinDir(dir);
+        const created = ensurePinDir(sys, dir);
         if (created !== undefined) createdDirs.push(created);
         const path = pinPath(dir, m.name);
         const { map, reused } = createOrReuseMap(sys, def, path);
@@ -479,12 +479,12 @@ export function loadObject(
     btfFd?.close();
     for (const path of pinnedHere) {
       try {
-        unpin(path);
+        unpin(sys, path);
       } catch {
         // best effort: the original error matters more
       }
     }
-    for (const dir of createdDirs.reverse()) rmSync(dir, { recursive: true, force: true });
+    for (const dir of createdDirs.reverse()) sys.removeTree(dir);
     throw err;
   }
   return new LoadedObject({

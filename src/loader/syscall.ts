@@ -14,7 +14,14 @@
  *   `alloc()`: it has a stable address for the kernel and a `bytes` view for us. Free it with
  *   `free()`; `withMemory` does both around a callback.
  */
-import { constants as fsConstants, openSync } from 'node:fs';
+import {
+  constants as fsConstants,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  rmSync,
+  unlinkSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { constants as osConstants } from 'node:os';
 
@@ -40,6 +47,14 @@ export interface BpfSyscall {
   openDirectory(path: string): number;
   /** mount(2) with no data string. */
   mount(source: string, target: string, fsType: string, flags: number): number;
+  /** The text of /proc/self/mountinfo (where bpffs and cgroup2 are mounted). */
+  readMountInfo(): string;
+  /** mkdir -p: returns the first directory created, undefined if `path` existed; `-errno` on failure. */
+  mkdirs(path: string): string | undefined | number;
+  /** unlink(2) of a pin: 0 or `-errno`. */
+  unlink(path: string): number;
+  /** Removes a directory tree of pins (rm -rf). */
+  removeTree(path: string): void;
 }
 
 /** open(2) flag: close the fd in exec'd children (not in Node's fs.constants). */
@@ -167,6 +182,31 @@ export class KoffiSyscall implements BpfSyscall {
     koffi.errno(0);
     const ret = this.#libc.mount(source, target, fsType, flags, null);
     return ret < 0 ? -(koffi.errno() || 1) : 0;
+  }
+
+  readMountInfo(): string {
+    return readFileSync('/proc/self/mountinfo', 'utf8');
+  }
+
+  mkdirs(path: string): string | undefined | number {
+    try {
+      return mkdirSync(path, { recursive: true });
+    } catch (err) {
+      return -errnoOfNodeError(err);
+    }
+  }
+
+  unlink(path: string): number {
+    try {
+      unlinkSync(path);
+      return 0;
+    } catch (err) {
+      return -errnoOfNodeError(err);
+    }
+  }
+
+  removeTree(path: string): void {
+    rmSync(path, { recursive: true, force: true });
   }
 }
 

@@ -152,14 +152,57 @@ export class FakeKernel implements BpfSyscall {
     return 0;
   }
 
+  readonly #dirIds = new Map<string, number>();
+
   openDirectory(path: string): number {
     if (path.includes('missing')) return -2;
-    return this.#newFd({ kind: 'dir', id: this.#nextId++ });
+    let id = this.#dirIds.get(path);
+    if (id === undefined) {
+      id = this.#nextId++;
+      this.#dirIds.set(path, id);
+    }
+    return this.#newFd({ kind: 'dir', id });
   }
 
   mount(source: string, target: string, fsType: string): number {
     this.mounts.push({ source, target, fsType });
     return 0;
+  }
+
+  /** mountinfo lines the fake reports (bpffs and cgroup2 mounted where this machine has them). */
+  mountInfo = [
+    '22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw',
+    '30 22 0:26 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw',
+    '40 22 0:40 / /sys/fs/bpf rw,nosuid - bpf bpf rw,mode=700',
+  ].join('\n');
+
+  /** Directories created with mkdirs. */
+  readonly dirs = new Set<string>();
+
+  readMountInfo(): string {
+    return this.mountInfo;
+  }
+
+  mkdirs(path: string): string | undefined | number {
+    const parts = path.split('/').filter((p) => p !== '');
+    let first: string | undefined;
+    for (let i = 1; i <= parts.length; i++) {
+      const d = `/${parts.slice(0, i).join('/')}`;
+      if (d === '/sys' || d === '/sys/fs' || d === '/sys/fs/bpf' || this.dirs.has(d)) continue;
+      this.dirs.add(d);
+      first ??= d;
+    }
+    return first;
+  }
+
+  unlink(path: string): number {
+    return this.pins.delete(path) ? 0 : -2;
+  }
+
+  removeTree(path: string): void {
+    for (const p of [...this.pins.keys()])
+      if (p === path || p.startsWith(`${path}/`)) this.pins.delete(p);
+    for (const d of [...this.dirs]) if (d === path || d.startsWith(`${path}/`)) this.dirs.delete(d);
   }
 
   bpf(cmd: number, attr: Uint8Array): number {
