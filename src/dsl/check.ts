@@ -1,0 +1,841 @@
+/**
+ * Build-time checks: a small abstract interpreter over the program's control-flow graph, run
+ * before the kernel sees anything. It tracks what each register holds (uninitialised, clobbered by
+ * a call, scalar with an unsigned range, ctx pointer, stack pointer, map, map value or NULL, map
+ * value, other kernel pointer) and which stack bytes are initialised, and reports, at the DSL call
+ * behind the offending instruction:
+ *
+ * - reads of uninitialised registers, and of r1–r5 after a call clobbered them;
+ * - dereferences of a map value that may be NULL (narrowed by `jeq/jne reg, 0`);
+ * - writes to r10; stack accesses outside the 512-byte frame; reads of uninitialised stack bytes,
+ *   and helper keys/buffers with uninitialised bytes;
+ * - ctx accesses of the wrong width or offset, and stores to read-only ctx fields;
+ * - falling off the end without exit, and unreachable instructions (structural, like the kernel's
+ *   check_cfg);
+ * - helper arguments of the wrong kind, and helpers the program type may not call;
+ * - return values outside the range the program type requires (sock_ops: [0, 1]).
+ *
+ * Like the verifier it prunes branches whose outcome is known from the tracked ranges, and it joins
+ * states where paths meet (widening scalar ranges on loops), so it accepts what the kernel accepts
+ * for straight-line and structured code. It is a first line of defence with precise locations, not
+ * a replacement for the verifier.
+ */
+import { match } from 'ts-pattern';
+import type { Insn, Reg, Size } from '../asm/insn.js';
+import { sizeBytes, slotCount } from '../asm/insn.js';
+import { jumpDelta } from './assemble.js';
+import { type CtxSchema, checkCtxAccess } from './ctx.js';
+import type { Diagnostic, DslErrorCode } from './errors.js';
+import { type HelperDef, helperById } from './helpers.js';
+import type { MapDef } from './maps.js';
+import { PROGRAM_TYPES, type ProgramTypeName } from './program-types.js';
+import { formatLocation, type SourceLocation } from './source-location.js';
+
+const U64_MAX = (1n << 64n) - 1n;
+const U32_MAX = (1n << 32n) - 1n;
+
+/** What a register holds at one program point. */
+type Val =
+  | { readonly k: 'uninit' }
+  | { readonly k: 'clobbered'; readonly by: number }
+  | { readonly k: 'scalar'; readonly min: bigint; readonly max: bigint }
+  | { readonly k: 'ctx'; readonly off: number }
+  | { readonly k: 'stack'; readonly off: number | null }
+  | { readonly k: 'map'; readonly map: MapDef | null }
+  | {
+      readonly k: 'value_or_null';
+      readonly map: MapDef | null;
+      readonly id: number;
+      readonly off: number;
+    }
+  | { readonly k: 'value'; readonly map: MapDef | null; readonly off: number | null }
+  | { readonly k: 'other'; readonly what: string }
+  | { readonly k: 'mixed' };
+
+const UNINIT: Val = { k: 'uninit' };
+const MIXED: Val = { k: 'mixed' };
+const ANY: Val = { k: 'scalar', min: 0n, max: U64_MAX };
+/** Stands for a register already reported unreadable, so one mistake yields one diagnostic. */
+const POISON: Val = { k: 'other', what: 'poison' };
+const isPoison = (v: Val) => v.k === 'other' && v.what === 'poison';
+// Math.min/max do not take bigints.
+const bigMin = (a: bigint, b: bigint): bigint => (a <= b ? a : b);
+const bigMax = (a: bigint, b: bigint): bigint => (a >= b ? a : b);
+const scalar = (min: bigint, max: bigint): Val => ({ k: 'scalar', min, max });
+const constant = (v: bigint): Val => scalar(BigInt.asUintN(64, v), BigInt.asUintN(64, v));
+
+interface State {
+  readonly regs: readonly Val[];
+  /** 512 flags: stack byte (r10 - 512 + i) initialised. */
+  readonly init: Uint8Array;
+  /** Pointer values spilled to 8-byte aligned stack slots, by r10-relative offset. */
+  readonly spills: ReadonlyMap<number, Val>;
+}
+
+/** What the checker needs to know about a program. */
+export interface CheckInput {
+  readonly name: string;
+  readonly type: ProgramTypeName;
+  readonly insns: readonly Insn[];
+  readonly locs: readonly SourceLocation[];
+  /** Map referenced by the ld_imm64 at an instruction index. */
+  readonly maps: ReadonlyMap<number, MapDef>;
+}
+
+function sameVal(a: Val, b: Val): boolean {
+  if (a.k !== b.k) return false;
+  switch (a.k) {
+    case 'scalar':
+      return a.min === (b as typeof a).min && a.max === (b as typeof a).max;
+    case 'ctx':
+    case 'stack':
+      return a.off === (b as typeof a).off;
+    case 'map':
+      return a.map === (b as typeof a).map;
+    case 'value_or_null':
+      return (
+        a.map === (b as typeof a).map &&
+        a.id === (b as typeof a).id &&
+        a.off === (b as typeof a).off
+      );
+    case 'value':
+      return a.map === (b as typeof a).map && a.off === (b as typeof a).off;
+    case 'clobbered':
+      return a.by === (b as typeof a).by;
+    case 'other':
+      return a.what === (b as typeof a).what;
+    default:
+      return true;
+  }
+}
+
+function joinVal(a: Val, b: Val, widen: boolean): Val {
+  if (sameVal(a, b)) return a;
+  if (a.k === 'uninit' || b.k === 'uninit') return UNINIT;
+  if (a.k === 'clobbered') return a;
+  if (b.k === 'clobbered') return b;
+  if (a.k === 'scalar' && b.k === 'scalar') {
+    if (widen) return ANY;
+    return scalar(bigMin(a.min, b.min), bigMax(a.max, b.max));
+  }
+  if (a.k === 'stack' && b.k === 'stack') return { k: 'stack', off: null };
+  if (a.k === 'value' && b.k === 'value' && a.map === b.map)
+    return { k: 'value', map: a.map, off: null };
+  if (
+    (a.k === 'value' || a.k === 'value_or_null') &&
+    (b.k === 'value' || b.k === 'value_or_null') &&
+    a.map === b.map
+  ) {
+    return { k: 'value_or_null', map: a.map, id: -1, off: 0 };
+  }
+  return MIXED;
+}
+
+function joinState(a: State, b: State, widen: boolean): State {
+  const init = new Uint8Array(512);
+  for (let i = 0; i < 512; i++) init[i] = (a.init[i] as number) & (b.init[i] as number);
+  const spills = new Map<number, Val>();
+  for (const [off, v] of a.spills) {
+    const w = b.spills.get(off);
+    if (w && sameVal(v, w)) spills.set(off, v);
+  }
+  return { regs: a.regs.map((v, i) => joinVal(v, b.regs[i] as Val, widen)), init, spills };
+}
+
+function sameState(a: State, b: State): boolean {
+  if (!a.regs.every((v, i) => sameVal(v, b.regs[i] as Val))) return false;
+  for (let i = 0; i < 512; i++) if (a.init[i] !== b.init[i]) return false;
+  if (a.spills.size !== b.spills.size) return false;
+  for (const [off, v] of a.spills) {
+    const w = b.spills.get(off);
+    if (!w || !sameVal(v, w)) return false;
+  }
+  return true;
+}
+
+const describe = (v: Val): string =>
+  match(v)
+    .with({ k: 'uninit' }, () => 'uninitialised')
+    .with({ k: 'clobbered' }, () => 'clobbered by a call')
+    .with({ k: 'scalar' }, (s) => (s.min === s.max ? `the scalar ${s.min}` : 'a scalar'))
+    .with({ k: 'ctx' }, () => 'the context pointer')
+    .with({ k: 'stack' }, () => 'a stack pointer')
+    .with({ k: 'map' }, (m) => `map ${m.map?.name ?? '?'}`)
+    .with({ k: 'value_or_null' }, () => 'a map value pointer that may be NULL')
+    .with({ k: 'value' }, () => 'a map value pointer')
+    .with({ k: 'other' }, (o) => `a ${o.what} pointer`)
+    .with({ k: 'mixed' }, () => 'different kinds of values on different paths')
+    .exhaustive();
+
+function isPointer(v: Val): boolean {
+  return v.k !== 'scalar' && v.k !== 'uninit' && v.k !== 'clobbered';
+}
+
+/** Truncates a scalar range to the low `bits` (exact for constants). */
+function truncate(v: Val, bits: 32 | 64): Val {
+  if (bits === 64 || v.k !== 'scalar') return v;
+  if (v.min === v.max) return constant(BigInt.asUintN(32, v.min));
+  return v.max <= U32_MAX ? v : scalar(0n, U32_MAX);
+}
+
+/** Runs the checks; returns every problem found, in instruction order. */
+export function checkProgram(input: CheckInput): Diagnostic[] {
+  const { insns, locs } = input;
+  const n = insns.length;
+  const diags = new Map<string, Diagnostic>();
+  const report = (i: number, code: DslErrorCode, detail: string) => {
+    const key = `${i}:${code}`;
+    if (!diags.has(key))
+      diags.set(key, { code, detail, insn: i, location: locs[i] as SourceLocation });
+  };
+  if (n === 0) {
+    return [
+      {
+        code: 'EMPTY_PROGRAM',
+        detail: `program ${input.name} has no instructions; end it with b.ret()`,
+      },
+    ];
+  }
+  const schema: CtxSchema = PROGRAM_TYPES[input.type].ctx;
+  const returnRange = PROGRAM_TYPES[input.type].returnRange;
+
+  // Slot layout and successors.
+  const slotOf: number[] = [];
+  const indexOfSlot = new Map<number, number>();
+  let slot = 0;
+  insns.forEach((insn, i) => {
+    slotOf.push(slot);
+    indexOfSlot.set(slot, i);
+    slot += slotCount(insn);
+  });
+  const targetOf = (i: number): number | undefined => {
+    const d = jumpDelta(insns[i] as Insn);
+    return d === null ? undefined : indexOfSlot.get((slotOf[i] as number) + 1 + d);
+  };
+  const succs = (i: number): number[] => {
+    const insn = insns[i] as Insn;
+    const t = targetOf(i);
+    return match(insn)
+      .with({ kind: 'exit' }, () => [])
+      .with({ kind: 'ja' }, { kind: 'gotol' }, () => (t === undefined ? [] : [t]))
+      .with({ kind: 'jump' }, { kind: 'may_goto' }, () => (t === undefined ? [i + 1] : [i + 1, t]))
+      .otherwise(() => [i + 1]);
+  };
+
+  // Structural pass: reachability and falling off the end.
+  const reachable = new Uint8Array(n);
+  const stack = [0];
+  reachable[0] = 1;
+  while (stack.length > 0) {
+    const i = stack.pop() as number;
+    for (const s of succs(i)) {
+      if (s >= n) {
+        report(
+          i,
+          'FALL_OFF_END',
+          'execution falls off the end of the program here: end every path with b.ret() or b.exit()',
+        );
+        continue;
+      }
+      if (!reachable[s]) {
+        reachable[s] = 1;
+        stack.push(s);
+      }
+    }
+  }
+  for (let i = 0; i < n; i++) {
+    if (!reachable[i] && (i === 0 || reachable[i - 1])) {
+      report(
+        i,
+        'UNREACHABLE',
+        'this instruction can never run (the kernel rejects unreachable code); remove it or the jump around it',
+      );
+    }
+  }
+
+  // Abstract interpretation.
+  const initial: State = {
+    regs: [
+      UNINIT,
+      { k: 'ctx', off: 0 },
+      UNINIT,
+      UNINIT,
+      UNINIT,
+      UNINIT,
+      UNINIT,
+      UNINIT,
+      UNINIT,
+      UNINIT,
+      { k: 'stack', off: 0 },
+    ],
+    init: new Uint8Array(512),
+    spills: new Map(),
+  };
+  const states: (State | undefined)[] = new Array(n);
+  const visits = new Uint32Array(n);
+  states[0] = initial;
+  const work = new Set<number>([0]);
+  const loc = (i: number) => formatLocation(locs[i] as SourceLocation);
+
+  const propagate = (to: number, st: State) => {
+    if (to >= n) return;
+    const old = states[to];
+    if (!old) {
+      states[to] = st;
+      work.add(to);
+      return;
+    }
+    const joined = joinState(old, st, (visits[to] as number) > 8);
+    if (!sameState(joined, old)) {
+      states[to] = joined;
+      work.add(to);
+    }
+  };
+
+  while (work.size > 0) {
+    const i = Math.min(...work);
+    work.delete(i);
+    visits[i] = (visits[i] as number) + 1;
+    const st = states[i] as State;
+    const regs = [...st.regs];
+    const init = Uint8Array.from(st.init);
+    const spills = new Map(st.spills);
+    const insn = insns[i] as Insn;
+
+    const read = (r: Reg): Val => {
+      const v = regs[r] as Val;
+      if (v.k === 'uninit') {
+        report(i, 'UNINIT_REGISTER', `r${r} is read before any instruction writes it`);
+        return POISON;
+      }
+      if (v.k === 'clobbered') {
+        report(
+          i,
+          'CLOBBERED_REGISTER',
+          `r${r} is read after the helper call at ${loc(v.by)} clobbered it (calls overwrite r1-r5): keep the value in r6-r9 across calls`,
+        );
+        return POISON;
+      }
+      return v;
+    };
+    const write = (r: Reg, v: Val) => {
+      if (r === 10) {
+        report(
+          i,
+          'WRITE_R10',
+          'r10 is the read-only frame pointer; copy it to another register first (b.mov(r2, r10))',
+        );
+        return;
+      }
+      regs[r] = v;
+    };
+    const stackRange = (off: number, size: number, what: string): boolean => {
+      if (off < -512 || off + size > 0) {
+        report(
+          i,
+          'STACK_OUT_OF_BOUNDS',
+          `${what} at r10${off >= 0 ? '+' : ''}${off} (${size} bytes) is outside the 512-byte stack frame [r10-512, r10)`,
+        );
+        return false;
+      }
+      return true;
+    };
+    const stackInit = (off: number, size: number): boolean => {
+      for (let k = off; k < off + size; k++) if (!init[512 + k]) return false;
+      return true;
+    };
+    const markInit = (off: number, size: number) => {
+      for (let k = off; k < off + size; k++) init[512 + k] = 1;
+      for (const s of [...spills.keys()]) if (s < off + size && s + 8 > off) spills.delete(s);
+    };
+
+    /** Checks a memory access through `base`; returns the loaded value for loads. */
+    const access = (
+      baseReg: Reg,
+      off: number,
+      size: Size,
+      kind: 'load' | 'store' | 'store_imm' | 'atomic',
+      src?: Val,
+    ): Val => {
+      const base = read(baseReg);
+      const bytes = sizeBytes(size);
+      return match(base)
+        .with({ k: 'ctx' }, (c) => {
+          if (c.off !== 0) {
+            report(
+              i,
+              'CTX_ACCESS',
+              `r${baseReg} is the context pointer moved by ${c.off}; the verifier only allows ctx accesses through the unmodified pointer plus a constant offset`,
+            );
+            return ANY;
+          }
+          if (kind === 'atomic') {
+            report(i, 'CTX_ACCESS', 'atomic operations on the context are rejected');
+            return ANY;
+          }
+          if (kind === 'store_imm') {
+            report(
+              i,
+              'CTX_ACCESS',
+              `an immediate store (BPF_ST) into the context is rejected; store a register with b.ctx.store()`,
+            );
+          }
+          const v = checkCtxAccess(schema, off, bytes, kind !== 'load');
+          if (!v.ok) {
+            report(i, 'CTX_ACCESS', `invalid context access: ${v.reason}`);
+            return ANY;
+          }
+          const fk = v.info.kind ?? 'scalar';
+          if (kind !== 'load') return ANY;
+          if (fk === 'scalar')
+            return bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n);
+          return { k: 'other', what: fk } as Val;
+        })
+        .with({ k: 'stack' }, (s) => {
+          if (s.off === null) return ANY;
+          const at = s.off + off;
+          if (!stackRange(at, bytes, kind === 'load' ? 'load' : 'store')) return ANY;
+          if (kind === 'load' || kind === 'atomic') {
+            if (!stackInit(at, bytes)) {
+              report(
+                i,
+                'UNINIT_STACK',
+                `reads stack bytes r10${at}..r10${at + bytes - 1} before they are written`,
+              );
+            }
+            if (kind === 'atomic') return ANY;
+            const spilled = bytes === 8 ? spills.get(at) : undefined;
+            return spilled ?? (bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n));
+          }
+          markInit(at, bytes);
+          if (bytes === 8 && at % 8 === 0 && src && isPointer(src) && !isPoison(src))
+            spills.set(at, src);
+          return ANY;
+        })
+        .with({ k: 'value_or_null' }, (v) => {
+          report(
+            i,
+            'NULL_DEREF',
+            `r${baseReg} holds the result of a map lookup${v.map ? ` on ${v.map.name}` : ''}, which may be NULL: test it first, e.g. b.if(r${baseReg}.eq(0), () => b.ret(0))`,
+          );
+          return ANY;
+        })
+        .with({ k: 'value' }, (v) => {
+          if (v.map && v.off !== null) {
+            const at = v.off + off;
+            if (at < 0 || at + bytes > v.map.valueSize) {
+              report(
+                i,
+                'BAD_POINTER',
+                `access at offset ${at} (${bytes} bytes) is outside the ${v.map.valueSize}-byte value of map ${v.map.name}`,
+              );
+            }
+          }
+          return ANY;
+        })
+        .with({ k: 'other' }, () => ANY)
+        .with(
+          { k: 'scalar' },
+          { k: 'map' },
+          { k: 'mixed' },
+          { k: 'uninit' },
+          { k: 'clobbered' },
+          (v) => {
+            if (v.k !== 'uninit' && v.k !== 'clobbered') {
+              report(
+                i,
+                'BAD_POINTER',
+                `r${baseReg} is ${describe(v)}, not a pointer that can be dereferenced`,
+              );
+            }
+            return ANY;
+          },
+        )
+        .exhaustive();
+    };
+
+    const checkHelper = (def: HelperDef | undefined, id: number) => {
+      if (!def) return;
+      if (!(def.progTypes as readonly string[]).includes(input.type)) {
+        report(
+          i,
+          'HELPER_NOT_ALLOWED',
+          `${def.name} (#${id}) cannot be called from ${input.type} programs (allowed in: ${def.progTypes.join(', ')})`,
+        );
+      }
+      let mapArg: MapDef | null = null;
+      def.args.forEach((a, idx) => {
+        const r = (idx + 1) as Reg;
+        const v = read(r);
+        const bad = (want: string) =>
+          isPoison(v) ||
+          report(
+            i,
+            'HELPER_ARG',
+            `argument ${idx + 1} (r${r}) of ${def.name} must be ${want}, but r${r} is ${describe(v)}`,
+          );
+        const memCheck = (size: number | null, needInit: boolean, what: string) => {
+          if (v.k === 'stack') {
+            if (v.off === null || size === null) return;
+            if (!stackRange(v.off, size, `${what} for ${def.name}`)) return;
+            if (needInit && !stackInit(v.off, size)) {
+              report(
+                i,
+                'UNINIT_STACK',
+                `${what} passed to ${def.name} (r${r}, r10${v.off}, ${size} bytes) includes uninitialised stack bytes; store every byte (padding too) or allocate it with b.stack(layout) which zero-fills`,
+              );
+            }
+            if (!needInit) markInit(v.off, size);
+          } else if (v.k === 'value') {
+            return;
+          } else if (v.k === 'other') {
+            return;
+          } else {
+            bad(`a pointer to ${what} (stack or map value)`);
+          }
+        };
+        match(a)
+          .with({ kind: 'ctx' }, () => {
+            if (v.k !== 'ctx' || v.off !== 0) bad('the context pointer');
+          })
+          .with({ kind: 'ctx_or_null' }, () => {
+            if (!(v.k === 'ctx' && v.off === 0) && !(v.k === 'scalar' && v.max === 0n))
+              bad('the context pointer or 0');
+          })
+          .with({ kind: 'map' }, (m) => {
+            if (v.k !== 'map') return bad(`a map (${m.types.join(' or ')})`);
+            mapArg = v.map;
+            if (v.map && !m.types.includes(v.map.type)) {
+              report(
+                i,
+                'HELPER_ARG',
+                `argument ${idx + 1} of ${def.name} must be a ${m.types.join(' or ')} map, but ${v.map.name} is a ${v.map.type}`,
+              );
+            }
+          })
+          .with({ kind: 'key' }, () =>
+            memCheck((mapArg as MapDef | null)?.keySize ?? null, true, 'the key'),
+          )
+          .with({ kind: 'value' }, () =>
+            memCheck((mapArg as MapDef | null)?.valueSize ?? null, true, 'the value'),
+          )
+          .with({ kind: 'scalar' }, () => {
+            if (v.k !== 'scalar') bad('a scalar');
+          })
+          .with({ kind: 'mem' }, (m) => {
+            const sizeVal = regs[m.sizeArg + 1] as Val;
+            const size =
+              sizeVal.k === 'scalar' && sizeVal.min === sizeVal.max ? Number(sizeVal.min) : null;
+            memCheck(size, m.init, 'the buffer');
+          })
+          .exhaustive();
+      });
+    };
+
+    const afterCall = (ret: Val) => {
+      for (let r = 1; r <= 5; r++) regs[r] = { k: 'clobbered', by: i };
+      regs[0] = ret;
+    };
+
+    const aluResult = (op: string, width: 32 | 64, dv: Val, sv: Val): Val => {
+      if (isPoison(dv) || isPoison(sv)) return ANY;
+      if (op === 'mov') return truncate(width === 64 ? sv : sv.k === 'scalar' ? sv : ANY, width);
+      if (isPointer(dv) || isPointer(sv)) {
+        const ptr = isPointer(dv) ? dv : sv;
+        if ((op === 'add' || op === 'sub') && width === 64 && isPointer(dv) && sv.k === 'scalar') {
+          const delta = sv.min === sv.max ? Number(BigInt.asIntN(64, sv.min)) : null;
+          const sign = op === 'add' ? 1 : -1;
+          return match(dv)
+            .with(
+              { k: 'stack' },
+              (p) =>
+                ({
+                  k: 'stack',
+                  off: p.off === null || delta === null ? null : p.off + sign * delta,
+                }) as Val,
+            )
+            .with(
+              { k: 'ctx' },
+              (p) => ({ k: 'ctx', off: delta === null ? Number.NaN : p.off + sign * delta }) as Val,
+            )
+            .with(
+              { k: 'value' },
+              (p) =>
+                ({
+                  k: 'value',
+                  map: p.map,
+                  off: p.off === null || delta === null ? null : p.off + sign * delta,
+                }) as Val,
+            )
+            .with({ k: 'value_or_null' }, () => {
+              report(
+                i,
+                'NULL_DEREF',
+                'arithmetic on a map value pointer that may be NULL: test it against 0 first',
+              );
+              return ANY;
+            })
+            .otherwise(() => dv);
+        }
+        if (op === 'sub' && isPointer(dv) && isPointer(sv)) return ANY;
+        report(
+          i,
+          'BAD_POINTER',
+          `${op}${width === 32 ? '32' : ''} on ${describe(ptr)} is not allowed (only 64-bit add/sub of a scalar to a pointer)`,
+        );
+        return ANY;
+      }
+      if (dv.k !== 'scalar' || sv.k !== 'scalar') return ANY;
+      const mask = width === 64 ? U64_MAX : U32_MAX;
+      const a = dv.min & mask;
+      const b = sv.min & mask;
+      if (dv.min === dv.max && sv.min === sv.max) {
+        const bits = BigInt(width);
+        const sa = BigInt.asIntN(width, a);
+        const sb = BigInt.asIntN(width, b);
+        const r = match(op)
+          .with('add', () => a + b)
+          .with('sub', () => a - b)
+          .with('mul', () => a * b)
+          .with('div', () => (b === 0n ? 0n : a / b))
+          .with('sdiv', () => (sb === 0n ? 0n : sa / sb))
+          .with('mod', () => (b === 0n ? a : a % b))
+          .with('smod', () => (sb === 0n ? sa : sa % sb))
+          .with('or', () => a | b)
+          .with('and', () => a & b)
+          .with('xor', () => a ^ b)
+          .with('lsh', () => a << (b & (bits - 1n)))
+          .with('rsh', () => a >> (b & (bits - 1n)))
+          .with('arsh', () => sa >> (b & (bits - 1n)))
+          .otherwise(() => null);
+        if (r !== null) return constant(BigInt.asUintN(width, r));
+      }
+      const lo = width === 32 ? truncate(dv, 32) : dv;
+      if (lo.k !== 'scalar') return ANY;
+      const full = scalar(0n, mask);
+      return match(op)
+        .with('and', () =>
+          sv.min === sv.max
+            ? scalar(0n, bigMin(lo.max, b))
+            : scalar(0n, bigMin(lo.max, sv.max & mask)),
+        )
+        .with('rsh', () => (sv.min === sv.max ? scalar(lo.min >> b, lo.max >> b) : full))
+        .with('mod', () => (sv.min === sv.max && b > 0n ? scalar(0n, b - 1n) : full))
+        .with('add', () =>
+          sv.min === sv.max && lo.max + b <= mask ? scalar(lo.min + b, lo.max + b) : full,
+        )
+        .with('lsh', () =>
+          sv.min === sv.max && lo.max << b <= mask ? scalar(lo.min << b, lo.max << b) : full,
+        )
+        .otherwise(() => full);
+    };
+
+    /** Narrows the registers of a comparison for the branch where it is `taken`; null = infeasible. */
+    const branch = (taken: boolean): Val[] | null => {
+      if (insn.kind !== 'jump') return regs;
+      const out = [...regs];
+      const dv = regs[insn.dst] as Val;
+      const sv: Val =
+        'reg' in insn.src
+          ? (regs[insn.src.reg] as Val)
+          : constant(BigInt(insn.width === 32 ? insn.src.imm >>> 0 : insn.src.imm));
+      const op = insn.op;
+      // NULL narrowing of map lookup results.
+      if (
+        (op === 'jeq' || op === 'jne') &&
+        dv.k === 'value_or_null' &&
+        sv.k === 'scalar' &&
+        sv.min === 0n &&
+        sv.max === 0n
+      ) {
+        const isNull = (op === 'jeq') === taken;
+        for (let r = 0; r < out.length; r++) {
+          const v = out[r] as Val;
+          if (v.k === 'value_or_null' && (v === dv || (v.id === dv.id && dv.id !== -1))) {
+            out[r] = isNull ? constant(0n) : { k: 'value', map: v.map, off: v.off };
+          }
+        }
+        return out;
+      }
+      if (dv.k !== 'scalar' || sv.k !== 'scalar' || sv.min !== sv.max) return out;
+      if (insn.width === 32 && dv.max > U32_MAX) return out;
+      const k = insn.width === 32 ? sv.min & U32_MAX : sv.min;
+      let { min, max } = dv;
+      const effective = taken
+        ? op
+        : (
+            { jeq: 'jne', jne: 'jeq', jgt: 'jle', jle: 'jgt', jge: 'jlt', jlt: 'jge' } as Record<
+              string,
+              string
+            >
+          )[op];
+      switch (effective) {
+        case 'jeq':
+          if (k < min || k > max) return null;
+          min = k;
+          max = k;
+          break;
+        case 'jne':
+          if (min === max && min === k) return null;
+          if (min === k) min += 1n;
+          else if (max === k) max -= 1n;
+          break;
+        case 'jgt':
+          if (max <= k) return null;
+          if (min <= k) min = k + 1n;
+          break;
+        case 'jge':
+          if (max < k) return null;
+          if (min < k) min = k;
+          break;
+        case 'jlt':
+          if (min >= k) return null;
+          if (max >= k) max = k - 1n;
+          break;
+        case 'jle':
+          if (min > k) return null;
+          if (max > k) max = k;
+          break;
+        default:
+          if (op === 'jset' && min === max) {
+            const hit = (min & k) !== 0n;
+            if (hit !== taken) return null;
+          }
+          return out;
+      }
+      for (let r = 0; r < out.length; r++) if (out[r] === dv) out[r] = scalar(min, max);
+      return out;
+    };
+
+    const next = (): State => ({
+      regs: [...regs],
+      init: Uint8Array.from(init),
+      spills: new Map(spills),
+    });
+
+    match(insn)
+      .with({ kind: 'alu' }, (a) => {
+        const sv =
+          'reg' in a.src
+            ? read(a.src.reg)
+            : constant(BigInt(a.width === 32 ? a.src.imm >>> 0 : a.src.imm));
+        const dv = a.op === 'mov' ? ANY : read(a.dst);
+        write(a.dst, aluResult(a.op, a.width, dv, sv));
+      })
+      .with({ kind: 'neg' }, (a) => {
+        const v = read(a.dst);
+        if (isPointer(v) && !isPoison(v))
+          report(i, 'BAD_POINTER', `negating ${describe(v)} is not allowed`);
+        write(
+          a.dst,
+          v.k === 'scalar' && v.min === v.max ? constant(BigInt.asUintN(a.width, -v.min)) : ANY,
+        );
+      })
+      .with({ kind: 'movsx' }, (a) => {
+        read(a.src);
+        write(a.dst, ANY);
+      })
+      .with({ kind: 'endian' }, (a) => {
+        const v = read(a.dst);
+        if (isPointer(v) && !isPoison(v))
+          report(i, 'BAD_POINTER', `byte-swapping ${describe(v)} is not allowed`);
+        write(a.dst, a.bits === 64 ? ANY : scalar(0n, (1n << BigInt(a.bits)) - 1n));
+      })
+      .with({ kind: 'ldx' }, (l) => {
+        const v = access(l.src, l.off, l.size, 'load');
+        write(l.dst, l.signed ? ANY : v);
+      })
+      .with({ kind: 'load_acquire' }, (l) => write(l.dst, access(l.src, l.off, l.size, 'load')))
+      .with({ kind: 'st' }, (s) => {
+        access(s.dst, s.off, s.size, 'store_imm');
+      })
+      .with({ kind: 'stx' }, { kind: 'store_release' }, (s) => {
+        const v = read(s.src);
+        access(s.dst, s.off, s.size, 'store', v);
+      })
+      .with({ kind: 'atomic' }, (a) => {
+        read(a.src);
+        if (a.op === 'cmpxchg') read(0);
+        access(a.dst, a.off, a.size, 'atomic');
+        if (a.op === 'cmpxchg') write(0, ANY);
+        else if (a.fetch) write(a.src, ANY);
+      })
+      .with({ kind: 'ld_imm64' }, (l) => {
+        const m = input.maps.get(i);
+        if (m) write(l.dst, { k: 'map', map: m });
+        else if (l.pseudo === 'map_fd' || l.pseudo === 'map_idx')
+          write(l.dst, { k: 'map', map: null });
+        else if (l.pseudo === 'imm64') write(l.dst, constant(l.imm));
+        else write(l.dst, { k: 'other', what: l.pseudo });
+      })
+      .with({ kind: 'ld_abs' }, { kind: 'ld_ind' }, (l) => {
+        report(
+          i,
+          'INSN_NOT_ALLOWED',
+          `${l.kind} (legacy packet access) is not allowed in ${input.type} programs`,
+        );
+        if (l.kind === 'ld_ind') read(l.src);
+        afterCall(ANY);
+      })
+      .with({ kind: 'call' }, (c) => {
+        if (c.target === 'helper') {
+          const def = helperById(c.imm);
+          checkHelper(def, c.imm);
+          if (def?.ret === 'map_value_or_null') {
+            // The map was in r1 before the call: the value pointer remembers it for bounds checks.
+            const mapVal = st.regs[1] as Val;
+            const map = mapVal.k === 'map' ? mapVal.map : null;
+            afterCall({ k: 'value_or_null', map, id: i + 1, off: 0 });
+          } else {
+            afterCall(ANY);
+          }
+        } else {
+          afterCall(ANY);
+        }
+      })
+      .with({ kind: 'exit' }, () => {
+        const v = read(0);
+        if (isPoison(v)) return;
+        if (isPointer(v)) {
+          report(i, 'BAD_POINTER', `r0 at exit is ${describe(v)}; programs must return a scalar`);
+        } else if (returnRange && v.k === 'scalar') {
+          const [lo, hi] = returnRange.map(BigInt) as [bigint, bigint];
+          if (v.min < lo || v.max > hi) {
+            const got = v.min === v.max ? `${v.min}` : `a value in [${v.min}, ${v.max}]`;
+            report(
+              i,
+              'RETURN_RANGE',
+              `${input.type} programs must return a value in [${lo}, ${hi}], but r0 may be ${got}`,
+            );
+          }
+        }
+      })
+      .with({ kind: 'jump' }, (j) => {
+        read(j.dst);
+        if ('reg' in j.src) read(j.src.reg);
+      })
+      .with({ kind: 'ja' }, { kind: 'gotol' }, { kind: 'may_goto' }, () => {})
+      .exhaustive();
+
+    const t = targetOf(i);
+    match(insn)
+      .with({ kind: 'exit' }, () => {})
+      .with({ kind: 'ja' }, { kind: 'gotol' }, () => {
+        if (t !== undefined) propagate(t, next());
+      })
+      .with({ kind: 'may_goto' }, () => {
+        propagate(i + 1, next());
+        if (t !== undefined) propagate(t, next());
+      })
+      .with({ kind: 'jump' }, () => {
+        const base = next();
+        const taken = branch(true);
+        const fall = branch(false);
+        if (fall) propagate(i + 1, { ...base, regs: fall });
+        if (taken && t !== undefined) propagate(t, { ...base, regs: taken });
+      })
+      .otherwise(() => propagate(i + 1, next()));
+  }
+
+  return [...diags.values()].sort((a, b) => (a.insn ?? 0) - (b.insn ?? 0));
+}
