@@ -6,12 +6,11 @@ import { dumpBtf } from '../../src/asm/btf-dump.js';
 import { SHF, SHT, STB, STT } from '../../src/asm/elf.js';
 import { ElfFormatError, findSection } from '../../src/asm/elf-reader.js';
 import { encodeInsns } from '../../src/asm/encode.js';
-import type { Insn, Reg } from '../../src/asm/insn.js';
 import { type BpfObjectFile, ObjectFormatError, readObject } from '../../src/asm/object-reader.js';
-import type { ObjectSpec, ProgramSpec, SourceLine } from '../../src/asm/object-spec.js';
+import type { ObjectSpec } from '../../src/asm/object-spec.js';
 import { writeObject } from '../../src/asm/object-writer.js';
 import { llvmRelocations, llvmSymbols, runTool } from './elf-llvm-tools.js';
-import { sockRedirectSpec } from './object-sample.js';
+import { arbProgramSpecs, SAMPLE_MAPS, sockRedirectSpec } from './object-sample.js';
 
 const fixtureDir = join(import.meta.dirname, '../fixtures/clang');
 const fixtures = ['sockmap', 'multi', 'loop'] as const;
@@ -230,90 +229,10 @@ describe('readObject on our objects', () => {
     });
   });
 
-  it('round-trips random objects: several programs per section, map references and line info', () => {
-    const reg = fc.integer({ min: 0, max: 9 }) as fc.Arbitrary<Reg>;
-    const plain: fc.Arbitrary<Insn> = fc.oneof(
-      fc.record({
-        kind: fc.constant('alu' as const),
-        width: fc.constantFrom(32 as const, 64 as const),
-        op: fc.constantFrom('add' as const, 'mov' as const, 'xor' as const),
-        dst: reg,
-        src: fc.oneof(
-          fc.record({ reg }),
-          fc.record({ imm: fc.integer({ min: -(2 ** 31), max: 2 ** 31 - 1 }) }),
-        ),
-      }),
-      fc.record({
-        kind: fc.constant('ldx' as const),
-        size: fc.constantFrom('b' as const, 'h' as const, 'w' as const, 'dw' as const),
-        signed: fc.constant(false),
-        dst: reg,
-        src: reg,
-        off: fc.integer({ min: -32768, max: 32767 }),
-      }),
-      fc.record({
-        kind: fc.constant('ld_imm64' as const),
-        pseudo: fc.constant('imm64' as const),
-        dst: reg,
-        imm: fc.bigInt({ min: -(2n ** 63n), max: 2n ** 63n - 1n }),
-      }),
-      fc.record({
-        kind: fc.constant('call' as const),
-        target: fc.constant('helper' as const),
-        imm: fc.nat(200),
-        off: fc.constant(0),
-      }),
-    );
-    const maps = ['m0', 'm1', 'm2'];
-    const program = (index: number): fc.Arbitrary<ProgramSpec> =>
-      fc
-        .record({
-          section: fc.constantFrom('sockops', 'sk_msg', 'xdp'),
-          body: fc.array(
-            fc.oneof(
-              plain,
-              fc.constant<Insn>({ kind: 'ld_imm64', pseudo: 'imm64', dst: 1, imm: 0n }),
-            ),
-            { minLength: 1, maxLength: 30 },
-          ),
-          lineEvery: fc.integer({ min: 1, max: 5 }),
-          withLines: fc.boolean(),
-          mapPick: fc.nat(),
-        })
-        .map(({ section, body, lineEvery, withLines, mapPick }) => {
-          const insns: Insn[] = [...body, { kind: 'exit' }];
-          const mapRefs = insns.flatMap((insn, i) =>
-            insn.kind === 'ld_imm64' && insn.imm === 0n
-              ? [{ insn: i, map: maps[(mapPick + i) % maps.length] ?? 'm0' }]
-              : [],
-          );
-          const lines: SourceLine[] = withLines
-            ? insns.flatMap((_, i) =>
-                i % lineEvery === 0
-                  ? [
-                      {
-                        insn: i,
-                        file: `src/p${index}.ts`,
-                        line: 10 + i,
-                        col: (i % 80) + 1,
-                        text: `step ${i} of p${index}`,
-                      },
-                    ]
-                  : [],
-              )
-            : [];
-          return { name: `p${index}`, section, insns, mapRefs, lines };
-        });
-    const objects = fc
-      .integer({ min: 1, max: 4 })
-      .chain((n) => fc.tuple(...Array.from({ length: n }, (_, i) => program(i))));
+  it('round-trips random objects of the whole ISA: several programs per section, map references, line info', () => {
     fc.assert(
-      fc.property(objects, (programs) => {
-        const spec: ObjectSpec = {
-          license: 'GPL',
-          maps: maps.map((name, i) => ({ name, type: 1 + i, key: 4, value: 8, maxEntries: 1 + i })),
-          programs,
-        };
+      fc.property(arbProgramSpecs, (programs) => {
+        const spec: ObjectSpec = { license: 'GPL', maps: SAMPLE_MAPS, programs };
         const object: BpfObjectFile = readObject(writeObject(spec));
         // Programs come back grouped by section in first-use order.
         const order = [...new Set(programs.map((p) => p.section))].flatMap((s) =>
@@ -331,7 +250,7 @@ describe('readObject on our objects', () => {
           expect(read?.funcInfo.map((f) => f.name)).toEqual(hasExt ? [expected.name] : []);
         }
         expect(object.maps.map((m) => [m.name, m.type, m.maxEntries])).toEqual(
-          maps.map((name, i) => [name, 1 + i, 1 + i]),
+          SAMPLE_MAPS.map((m) => [m.name, m.type, m.maxEntries]),
         );
       }),
       { numRuns: 150 },

@@ -4,8 +4,16 @@
  * (sock_hash_update, helper 70), the sk_msg program redirects each message to the peer socket
  * (msg_redirect_hash, helper 71). Line info points into a pseudo-C "source" describing each step.
  */
+import fc from 'fast-check';
 import type { Insn, Reg, Size } from '../../src/asm/insn.js';
-import type { BtfTypeSpec, ObjectSpec, SourceLine } from '../../src/asm/object-spec.js';
+import type {
+  BtfTypeSpec,
+  MapSpec,
+  ObjectSpec,
+  ProgramSpec,
+  SourceLine,
+} from '../../src/asm/object-spec.js';
+import { arbInsn } from './arbitraries.js';
 
 const mov = (dst: Reg, src: Reg): Insn => ({
   kind: 'alu',
@@ -216,3 +224,68 @@ export function sockRedirectSpec(): ObjectSpec {
     ],
   };
 }
+
+/** Maps of the random objects: a HASH, an ARRAY and a SOCKHASH with a struct key. */
+export const SAMPLE_MAPS: readonly MapSpec[] = [
+  { name: 'm0', type: 1, key: 4, value: 8, maxEntries: 1 },
+  { name: 'm1', type: 2, key: 4, value: 8, maxEntries: 2, flags: 1024 },
+  { name: 'm2', type: 18, key: SOCK_KEY, value: 4, maxEntries: 3, pinning: 'by_name' },
+];
+
+/** A map reference site: the plain `ld_imm64 imm 0` the loader patches. */
+const mapSite: Insn = { kind: 'ld_imm64', pseudo: 'imm64', dst: 1, imm: 0n };
+
+/**
+ * Random programs for object round trips: 1-4 programs named p0.. in three sections (so sections
+ * are shared), bodies of any instruction of the ISA plus map reference sites, an exit, and line
+ * info on every n-th instruction (or none).
+ */
+export const arbProgramSpecs: fc.Arbitrary<ProgramSpec[]> = fc
+  .integer({ min: 1, max: 4 })
+  .chain((n) =>
+    fc.tuple(
+      ...Array.from({ length: n }, (_, index) =>
+        fc
+          .record({
+            section: fc.constantFrom('sockops', 'sk_msg', 'xdp'),
+            body: fc.array(
+              fc.oneof(
+                { arbitrary: arbInsn, weight: 4 },
+                { arbitrary: fc.constant(mapSite), weight: 1 },
+              ),
+              {
+                minLength: 1,
+                maxLength: 30,
+              },
+            ),
+            lineEvery: fc.integer({ min: 1, max: 5 }),
+            withLines: fc.boolean(),
+            mapPick: fc.nat(),
+          })
+          .map(({ section, body, lineEvery, withLines, mapPick }): ProgramSpec => {
+            const insns: Insn[] = [...body, { kind: 'exit' }];
+            const mapRefs = insns.flatMap((insn, i) =>
+              insn === mapSite
+                ? [{ insn: i, map: SAMPLE_MAPS[(mapPick + i) % SAMPLE_MAPS.length]?.name ?? 'm0' }]
+                : [],
+            );
+            const lines: SourceLine[] = withLines
+              ? insns.flatMap((_, i) =>
+                  i % lineEvery === 0
+                    ? [
+                        {
+                          insn: i,
+                          file: `src/p${index}.ts`,
+                          line: 10 + i,
+                          col: (i % 80) + 1,
+                          text: `step ${i} of p${index}`,
+                        },
+                      ]
+                    : [],
+                )
+              : [];
+            return { name: `p${index}`, section, insns, mapRefs, lines };
+          }),
+      ),
+    ),
+  );

@@ -1,5 +1,7 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { decodeBtf } from '../../src/asm/btf.js';
+import { dumpBtf } from '../../src/asm/btf-dump.js';
 import { decodeBtfExt } from '../../src/asm/btf-ext.js';
 import { R_BPF, SHF, SHT, STB, STT } from '../../src/asm/elf.js';
 import { findSection, readElf } from '../../src/asm/elf-reader.js';
@@ -8,7 +10,13 @@ import type { Insn } from '../../src/asm/insn.js';
 import type { ObjectSpec, ProgramSpec } from '../../src/asm/object-spec.js';
 import { insnByteOffsets, ObjectSpecError, writeObject } from '../../src/asm/object-writer.js';
 import { llvmReadelfAll, runTool, withTempObject } from './elf-llvm-tools.js';
-import { SK_MSG_INSNS, SOCKOPS_INSNS, sockRedirectSpec } from './object-sample.js';
+import {
+  arbProgramSpecs,
+  SAMPLE_MAPS,
+  SK_MSG_INSNS,
+  SOCKOPS_INSNS,
+  sockRedirectSpec,
+} from './object-sample.js';
 
 const exit: Insn = { kind: 'exit' };
 const ret0: Insn = { kind: 'alu', width: 64, op: 'mov', dst: 0, src: { imm: 0 } };
@@ -319,5 +327,21 @@ describe('writeObject', () => {
     );
     expect(bad).toMatchObject({ code: 'OBJECT_BAD_INSN' });
     expect(bad.message).toContain('program bpf_sockops');
+  });
+
+  it('writes random objects that llvm-readelf reads without a warning and whose BTF bpftool dumps like we do', () => {
+    fc.assert(
+      fc.property(arbProgramSpecs, (programs) => {
+        const bytes = writeObject({ license: 'GPL', maps: SAMPLE_MAPS, programs });
+        withTempObject(bytes, (path) => {
+          const { stdout, stderr } = llvmReadelfAll(path);
+          expect(stderr).toBe('');
+          expect(stdout).not.toMatch(/warning/i);
+          const btf = decodeBtf(findSection(readElf(bytes), '.BTF')?.data ?? new Uint8Array());
+          expect(runTool('bpftool', ['btf', 'dump', 'file', path]).stdout).toBe(dumpBtf(btf));
+        });
+      }),
+      { numRuns: 25 },
+    );
   });
 });
