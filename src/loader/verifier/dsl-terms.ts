@@ -13,63 +13,62 @@ export function dslHint(kind: VerifierErrorKind, variant: string): string {
     .with(
       'nullable-pointer',
       () =>
-        'check the lookup result against NULL before using it: branch on `r0 == 0` right after the ' +
-        'lookup (in the DSL, put the access inside `b.ifNotNull(r0, () => …)`) and use the value only ' +
-        'on the non-NULL path',
+        'check the lookup result against 0 before using it: after `b.call.mapLookupElem(map, key)` ' +
+        'put the access inside `b.if(r0.ne(0), () => …)`, or return early with ' +
+        '`b.if(r0.eq(0), () => b.ret(0))`',
     )
     .with('scalar-dereference', () =>
       variant === 'arg'
-        ? 'pass a pointer the verifier knows (the ctx, a map, a stack address like `r10 - 8`); a value ' +
-          'loaded from memory or computed is only a number to the verifier'
-        : 'load through a pointer the verifier knows (ctx, map value after a NULL check, stack); to ' +
-          'read memory at an address held as a number, call bpf_probe_read_kernel instead',
+        ? 'pass a pointer the verifier knows: the ctx (r1 at entry), a map, a stack object from ' +
+          '`b.stack(…)`; a value loaded from memory or computed is only a number to the verifier'
+        : 'load through a pointer the verifier knows: ctx fields with `b.ctx.load`, a map value after ' +
+          '`b.if(r0.ne(0), …)`, stack objects with `b.load`/`b.store`; a number read from a field is ' +
+          'not an address',
     )
     .with(
       'uninitialized-stack',
       () =>
-        'write every byte of a stack object before passing it to a helper: zero the whole key first ' +
-        '(in the DSL, allocate it with a zero-initialised stack struct, e.g. `b.stack(KeyStruct)`, ' +
-        'or store 0 to each 8-byte slot) and then set its fields',
+        'write every byte of a stack object before a helper reads it: keep `b.stack(Layout)` zero-filled ' +
+        '(do not pass `{ zero: false }` for keys) or `b.store` every field first',
     )
     .with(
       'uninitialized-register',
       () =>
-        'give the register a value on every path before reading it; after a helper call only R0 ' +
-        '(the result) and R6–R9 survive, so keep values you still need in R6–R9',
+        'give the register a value on every path before reading it; a helper call (`b.call.*`) ' +
+        'leaves only r0 (its result) and r6–r9, so keep values you still need in r6–r9',
     )
     .with('ctx-access', () =>
       match(variant)
         .with(
           'read-only',
           () =>
-            'do not write this field: the kernel lets sock_ops write only `reply` and `sk_txhash`, and ' +
-            'sk_msg no field at all; keep the value in a register or on the stack instead',
+            "store only writable fields: `b.ctx.store('reply', r)` or `sk_txhash` in sock_ops, nothing " +
+            'in sk_msg; keep other values in a register or a `b.stack(…)` object',
         )
         .with(
           'width',
           () =>
-            'access the field with its own width (4 bytes for u32 fields such as ports and addresses, ' +
-            '8 for u64 and pointers); in the DSL read ctx fields by name (`b.ctx.load(r, "field")`), ' +
-            'which emits the width the verifier accepts',
+            "read ctx fields by name: `b.ctx.load(r2, 'remote_ip4')` (and `b.ctx.loadPort` for ports) " +
+            'emits the width the verifier accepts, unlike a raw `b.ldx` of another size',
         )
         .with(
           'beyond-end',
           'offset',
           () =>
-            "use the offset of a field that exists in this program type's context (read fields by name " +
-            'in the DSL); a field newer than the running kernel is refused too',
+            "read ctx fields by name with `b.ctx.load(r, 'field')` instead of raw offsets; a field newer " +
+            'than the running kernel is refused too',
         )
         .with(
           'modified',
           'variable',
           () =>
-            'access the context as `ctx + constant` in the load itself; do not add to the ctx pointer ' +
-            'or index it with a run-time value',
+            'access the context as ctx + constant in the load itself (`b.ctx.load`); do not add to the ' +
+            'ctx register or index it with a run-time value',
         )
         .otherwise(
           () =>
-            'access only fields this program type defines, with their own width, and write only the ' +
-            'writable ones (read fields by name in the DSL)',
+            "access ctx fields by name with `b.ctx.load` / `b.ctx.store`: the schema knows each field's " +
+            'width and whether it may be written',
         ),
     )
     .with('too-complex', () =>
@@ -79,46 +78,49 @@ export function dslHint(kind: VerifierErrorKind, variant: string): string {
           'loop',
           'back-edge',
           () =>
-            'give the loop a bound the verifier can see: a counter in a register compared against a ' +
-            'constant limit on every iteration, or bpf_loop for long loops',
+            'give the loop a bound the verifier can see: count in a register and leave with ' +
+            '`b.jumpIf(r6.ge(LIMIT), done)` against a constant LIMIT, or use `b.mayGoto(done)` ' +
+            '(kernel 6.8+) in the loop head',
         )
         .otherwise(
           () =>
-            'reduce the paths the verifier must walk: bound loops with small constants, move repeated ' +
-            'work into a subprogram, and join branches early so fewer states differ',
+            'reduce the paths the verifier must walk: bound loops with small constants, return early, ' +
+            'and join branches (`b.if` … then continue) so fewer states differ',
         ),
     )
     .with('return-value', () =>
       variant === 'unset'
-        ? 'set R0 on every path before exit (e.g. `mov r0, 1` before each `exit`; in the DSL `b.exit(1)` ' +
-          'sets R0 for you)'
-        : 'return a value in the range the program type allows: sock_ops and sk_msg programs return ' +
-          '0 or 1 (SK_DROP / SK_PASS; the redirect helpers already return one of them)',
+        ? 'end every path with `b.ret(value)`, which sets r0 (`b.exit()` returns r0 as it is, so r0 ' +
+          'must have been written)'
+        : 'return a value the program type allows: `b.ret(0)` or `b.ret(1)` for sock_ops, ' +
+          '`b.ret(SkAction.PASS)` / `SkAction.DROP` for sk_msg',
     )
     .with('helper-not-allowed', () =>
       variant === 'gpl'
-        ? 'declare a GPL-compatible license for the object (tsbpf objects use "Dual BSD/GPL")'
-        : 'call only helpers this program type offers: redirecting messages (msg_redirect_hash/map) ' +
-          "is for sk_msg, adding sockets to a SOCKHASH (sock_hash_update) for sock_ops; the DSL's typed " +
-          'helpers refuse such a call at compile time',
+        ? "declare a GPL-compatible license: `bpfObject({ programs, license: 'Dual BSD/GPL' })` (the default)"
+        : 'call helpers through `b.call.*`: its types offer each program type only its own helpers ' +
+          '(`b.call.msgRedirectHash` exists in sk_msg programs, `b.call.sockHashUpdate` in sock_ops), ' +
+          'so this becomes a compile error instead of a raw `b.callHelper(id)`',
     )
     .with(
       'misaligned-access',
       () =>
-        'align each access to its size: 8-byte loads and stores at addresses that are multiples of 8 ' +
-        '(fp-8, fp-16, …); lay stack structs out with natural alignment',
+        'align each access to its size: stack objects from `b.stack(Layout)` accessed with ' +
+        "`b.load`/`b.store` by field are naturally aligned; a raw `b.stx('dw', r10, off, r)` needs " +
+        'off % 8 == 0',
     )
     .with('stack-out-of-bounds', () =>
       variant === 'combined'
         ? 'use less stack in the functions of the call chain (512 bytes in total)'
-        : 'keep stack accesses within fp-512..fp-1: offsets from r10 must be negative, and ' +
-          'offset + size must stay at or below 0',
+        : 'stay inside the 512-byte frame: stack objects from `b.stack(…)` always do; raw ' +
+          '`b.ldx`/`b.stx` on r10 need offsets from -512 up to -size',
     )
     .with(
       'unreleased-reference',
       () =>
-        'release the reference on every path before exit: submit or discard a ring buffer record, ' +
-        'bpf_sk_release a looked-up socket, including early returns',
+        'release the reference on every path before exit (bpf_ringbuf_submit #132 or ' +
+        'bpf_ringbuf_discard #133 for a reserved record, bpf_sk_release for a socket), early returns ' +
+        'included; `b.call.ringbufOutput` copies a record without holding a reference',
     )
     .with(
       'other',
