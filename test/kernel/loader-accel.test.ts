@@ -7,7 +7,7 @@
  * a failure. Then detach and unpin and check nothing is left.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -15,12 +15,16 @@ import type { Insn } from '../../src/asm/insn.js';
 import { readObject } from '../../src/asm/object-reader.js';
 import type { MapSpec, ObjectSpec, ProgramSpec } from '../../src/asm/object-spec.js';
 import { writeObject } from '../../src/asm/object-writer.js';
+import { codec } from '../../src/dsl/index.js';
 import { SkMsg, SockOps } from '../../src/loader/attach.js';
 import { MapType, ProgType } from '../../src/loader/constants.js';
 import type { BpfLink, LoadedObject } from '../../src/loader/fd.js';
-import { openPinnedMap } from '../../src/loader/maps.js';
+import { removePinDir } from '../../src/loader/fs.js';
+import { openPinnedMap, u32Codec } from '../../src/loader/maps.js';
 import { loadObject } from '../../src/loader/object-loader.js';
 import { systemSyscall } from '../../src/loader/syscall.js';
+import { buildSockops } from '../../src/programs/build.js';
+import { SockKey } from '../../src/programs/layouts.js';
 import { createTestBpffsDir, createTestCgroup, describeKernel, type TestDir } from './support.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/loader/sockaccel.o');
@@ -42,9 +46,12 @@ interface TrafficResult {
 /** Reads the sport/dport of a 20-byte sock_key (both stored as wire-order u16 in a u32). */
 function portsOf(key: Uint8Array): [number, number] {
   const v = new DataView(key.buffer, key.byteOffset, key.byteLength);
-  const port = (o: number) =>
-    ((v.getUint32(o, true) & 0xff) << 8) | ((v.getUint32(o, true) >> 8) & 0xff);
-  return [port(12), port(16)];
+  return [swap16(v.getUint32(12, true)), swap16(v.getUint32(16, true))];
+}
+
+/** A port stored as a wire-order u16 in the low bytes of a host u32 (`hi lo 00 00`). */
+function swap16(v: number): number {
+  return ((v & 0xff) << 8) | ((v >> 8) & 0xff);
 }
 
 /**
@@ -132,38 +139,75 @@ describeKernel('loader: socket acceleration end to end', () => {
     expect(r.outSegs).toBeGreaterThan(20);
   });
 
-  for (const variant of ['clang', 'ours'] as const) {
-    it(`${variant} object: sockets land in the SOCKHASH, 1 MiB crosses with only handshake + teardown segments, intact`, async () => {
-      const clang = new Uint8Array(await import('node:fs').then((fs) => fs.readFileSync(FIXTURE)));
-      const bytes = variant === 'clang' ? clang : writeObject(specOf(clang));
-      const pinDir = join(pins.path, variant);
+  /** The objects under test: names of their programs and SOCKHASH, and how to read its keys. */
+  interface Variant {
+    readonly bytes: () => Uint8Array;
+    readonly sockops: string;
+    readonly redir: string;
+    readonly map: string;
+    /** Whether the programs carry line info (clang -g and our DSL do; the writer round trip too). */
+    readonly lineInfo: boolean;
+    readonly ports: (map: import('../../src/loader/maps.js').BpfMap) => [number, number][];
+  }
+  const clangBytes = () => new Uint8Array(readFileSync(FIXTURE));
+  const accelNames = { sockops: 'accel_sockops', redir: 'accel_redir', map: 'accel_map' };
+  const project = buildSockops({ variant: 'minimal', pin: true });
+  const variants: Record<'clang' | 'writer' | 'project', Variant> = {
+    clang: {
+      bytes: clangBytes,
+      ...accelNames,
+      lineInfo: true,
+      ports: (m) => [...m.keys()].map(portsOf),
+    },
+    writer: {
+      bytes: () => writeObject(specOf(clangBytes())),
+      ...accelNames,
+      lineInfo: true,
+      ports: (m) => [...m.keys()].map(portsOf),
+    },
+    project: {
+      bytes: () => project.elf,
+      sockops: project.programs.sockops.name,
+      redir: project.programs.skMsg.name,
+      map: project.maps.find((m) => m.role === 'sockhash')!.name,
+      lineInfo: true,
+      // Typed map access with the DSL's own struct declaration as the key codec.
+      ports: (m) =>
+        [...m.typed(codec(SockKey), u32Codec).keys()].map((k): [number, number] => [
+          swap16(k.sport),
+          swap16(k.dport),
+        ]),
+    },
+  };
+
+  for (const [name, v] of Object.entries(variants)) {
+    it(`${name} object: sockets land in the SOCKHASH, 1 MiB crosses with only handshake + teardown segments, intact`, async () => {
+      const pinDir = join(pins.path, name);
       const warnings: string[] = [];
       let obj: LoadedObject | undefined;
       const links: BpfLink[] = [];
       try {
-        obj = loadObject(bytes, { sys, pinDir, onWarning: (m) => warnings.push(m) });
+        obj = loadObject(v.bytes(), { sys, pinDir, onWarning: (m) => warnings.push(m) });
         expect(warnings).toEqual([]);
-        const map = obj.map('accel_map');
+        const map = obj.map(v.map);
         expect(map.type).toBe(MapType.SOCKHASH);
-        expect(map.pinnedAt).toBe(join(pinDir, 'accel_map'));
-        const sockops = obj.program('accel_sockops');
-        const redir = obj.program('accel_redir');
+        expect(map.pinnedAt).toBe(join(pinDir, v.map));
+        const sockops = obj.program(v.sockops);
+        const redir = obj.program(v.redir);
         expect([sockops.type, redir.type]).toEqual([ProgType.SOCK_OPS, ProgType.SK_MSG]);
         // Both programs carry the object's func/line info into the kernel.
         expect(sockops.info()).toMatchObject({ nrFuncInfo: 1 });
-        expect(sockops.info().nrLineInfo).toBeGreaterThan(5);
-        sockops.pin(join(pinDir, 'accel_sockops'));
-        redir.pin(join(pinDir, 'accel_redir'));
+        if (v.lineInfo) expect(redir.info().nrLineInfo).toBeGreaterThan(5);
+        sockops.pin(join(pinDir, v.sockops));
+        redir.pin(join(pinDir, v.redir));
 
         links.push(SockOps.from(sockops).attach(cgroup.path, { mode: 'multi' }));
         links.push(SkMsg.from(redir).attach(map));
-        expect(SockOps.query(sys, cgroup.path).programs.map((p) => p.name)).toEqual([
-          'accel_sockops',
-        ]);
+        expect(SockOps.query(sys, cgroup.path).programs.map((p) => p.name)).toEqual([v.sockops]);
         expect(SockOps.query(sys, cgroup.path).attachFlags).toBe(2);
-        expect(SkMsg.query(map).programs.map((p) => p.name)).toEqual(['accel_redir']);
+        expect(SkMsg.query(map).programs.map((p) => p.name)).toEqual([v.redir]);
 
-        const r = await runTraffic(cgroup.path, () => [...map.keys()].map(portsOf));
+        const r = await runTraffic(cgroup.path, () => v.ports(map));
         expect(r.keysWhileOpen).toEqual(
           expect.arrayContaining([
             [r.clientPort, r.serverPort],
@@ -183,12 +227,11 @@ describeKernel('loader: socket acceleration end to end', () => {
       expect(SockOps.query(sys, cgroup.path).programs).toEqual([]);
       // The pinned map outlives the object; its msg_verdict program is gone.
       {
-        using pinned = openPinnedMap(sys, join(pinDir, 'accel_map'));
+        using pinned = openPinnedMap(sys, join(pinDir, v.map));
         expect(SkMsg.query(pinned).programs).toEqual([]);
       }
-      pins.cleanup();
+      removePinDir(sys, pinDir);
       expect(existsSync(pinDir)).toBe(false);
-      pins = createTestBpffsDir('loader-accel');
     });
   }
 
