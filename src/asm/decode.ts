@@ -341,8 +341,8 @@ function decodeAlu(s: SlotReader, width: Width): DecodedInsn {
   if (op === undefined) s.unknown(' (no such ALU operation)');
   const dst = s.reg('dst');
   if (op === 'mov' && isX && s.off !== 0) {
-    s.zero('movsx', 'imm');
     if (s.off === 8 || s.off === 16 || (s.off === 32 && width === 64)) {
+      s.zero('movsx', 'imm');
       return { insn: { kind: 'movsx', width, from: s.off, dst, src: s.reg('src') }, size: 8 };
     }
     return s.fail(

@@ -20,6 +20,8 @@
  */
 import { match } from 'ts-pattern';
 import { decodeInsnAt } from './decode.js';
+import { SHF, STT } from './elf.js';
+import type { ElfFile } from './elf-reader.js';
 import { LD_IMM64_PSEUDOS } from './encode.js';
 import type { AluOp, AtomicOp, Insn, JmpOp, Reg, Size, Width } from './insn.js';
 import { InsnDecodeError } from './insn-errors.js';
@@ -173,7 +175,7 @@ export interface ListingSymbol {
   readonly type: ListingSymbolType;
 }
 
-/** A relocation applying to a listed section, with its symbol name already resolved. */
+/** A relocation (SHT_REL: eBPF objects have no addends) of a listed section, its symbol name resolved. */
 export interface ListingRelocation {
   /** r_offset: byte offset in the section. */
   readonly offset: number;
@@ -181,8 +183,6 @@ export interface ListingRelocation {
   readonly type: string | number;
   /** The symbol name (for a section symbol: the section's name). */
   readonly symbol: string;
-  /** RELA addend; absent (or 0) for REL. */
-  readonly addend?: number;
 }
 
 /** One executable section to list. */
@@ -304,11 +304,7 @@ function listSection(section: ListingSection, out: string[]): void {
       while (rel < relocations.length && relocations[rel]!.offset < index + size) {
         const r = relocations[rel]!;
         const type = typeof r.type === 'number' ? bpfRelocationName(r.type) : r.type;
-        const addend =
-          r.addend !== undefined && r.addend !== 0
-            ? `${r.addend < 0 ? '-' : '+'}0x${Math.abs(r.addend).toString(16)}`
-            : '';
-        out.push(`\t\t${hex16(BigInt(r.offset))}:  ${type}\t${r.symbol}${addend}\n`);
+        out.push(`\t\t${hex16(BigInt(r.offset))}:  ${type}\t${r.symbol}\n`);
         rel++;
       }
       index += size;
@@ -326,4 +322,43 @@ export function formatListing(listing: Listing): string {
   const out: string[] = [`\n${listing.fileName}:\tfile format elf64-bpf\n`];
   for (const section of listing.sections) listSection(section, out);
   return out.join('');
+}
+
+const SYMBOL_TYPES: Readonly<Record<number, ListingSymbolType>> = {
+  [STT.NOTYPE]: 'notype',
+  [STT.OBJECT]: 'object',
+  [STT.FUNC]: 'func',
+  [STT.SECTION]: 'section',
+  [STT.FILE]: 'file',
+};
+
+/**
+ * What `llvm-objdump -d -r` lists of a parsed ELF object: every non-empty SHF_EXECINSTR section with
+ * the symbols defined in it and the relocations (from every SHT_REL section) that patch it.
+ * A relocation against a section symbol is shown with the section's name, as llvm-objdump does.
+ */
+export function elfListing(elf: ElfFile, fileName: string): Listing {
+  const symbolName = (index: number): string => {
+    const sym = elf.symbols[index];
+    if (sym === undefined) return '';
+    if (sym.type === STT.SECTION) return elf.sections[sym.sectionIndex]?.name ?? '';
+    return sym.name;
+  };
+  const sections: ListingSection[] = [];
+  for (const section of elf.sections) {
+    if ((section.flags & SHF.EXECINSTR) === 0 || section.data.length === 0) continue;
+    const symbols = elf.symbols
+      .filter((sym, k) => k > 0 && sym.sectionIndex === section.index)
+      .map((sym) => ({
+        name: sym.name,
+        value: sym.value,
+        type: SYMBOL_TYPES[sym.type] ?? 'other',
+      }));
+    const relocations = elf.relocationSections
+      .filter((rs) => rs.target === section.index)
+      .flatMap((rs) => rs.relocations)
+      .map((r) => ({ offset: r.offset, type: r.type, symbol: symbolName(r.symbol) }));
+    sections.push({ name: section.name, bytes: section.data, symbols, relocations });
+  }
+  return { fileName, sections };
 }
