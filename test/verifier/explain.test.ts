@@ -65,7 +65,7 @@ describe('explainVerifierLog', () => {
     expect(
       lines.some((l) => l.startsWith('  = why: R0 holds the result of a lookup in map `counts`')),
     ).toBe(true);
-    expect(lines.some((l) => l.startsWith('  = hint: check the lookup result against NULL'))).toBe(
+    expect(lines.some((l) => l.startsWith('  = hint: check the lookup result against 0'))).toBe(
       true,
     );
     expect(lines.at(-1)).toBe('  = stats: processed 7 insns (limit 1000000), 0 states (peak 0)');
