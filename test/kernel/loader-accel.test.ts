@@ -174,8 +174,8 @@ describeKernel('loader: socket acceleration end to end', () => {
       // Typed map access with the DSL's own struct declaration as the key codec.
       ports: (m) =>
         [...m.typed(codec(SockKey), u32Codec).keys()].map((k): [number, number] => [
-          swap16(k.sport),
-          swap16(k.dport),
+          swap16(Number(k.sport)),
+          swap16(Number(k.dport)),
         ]),
     },
   };
