@@ -173,7 +173,7 @@ function checkProgram(program: ProgramSpec, maps: ReadonlySet<string>): void {
     if (insn.kind !== 'ld_imm64' || insn.pseudo !== 'imm64' || insn.imm !== 0n) {
       throw new ObjectSpecError(
         'OBJECT_BAD_MAP_REF',
-        `${where} points at a ${insn.kind === 'ld_imm64' ? `${insn.pseudo} ld_imm64 with imm ${insn.imm}` : insn.kind} instruction; ` +
+        `${where} is on ${insn.kind === 'ld_imm64' ? `an ld_imm64 of kind ${insn.pseudo} with imm ${insn.imm}` : `an instruction of kind ${insn.kind}`}; ` +
           'a map reference must be a plain ld_imm64 with imm 0 (the loader fills in the map fd)',
       );
     }

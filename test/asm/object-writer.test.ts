@@ -273,10 +273,12 @@ describe('writeObject', () => {
     ).toMatchObject({ code: 'OBJECT_BAD_MAP_REF' });
     const onMov = specError(withProgram(spec, { mapRefs: [{ insn: 20, map: 'sock_ops_map' }] }));
     expect(onMov).toMatchObject({ code: 'OBJECT_BAD_MAP_REF' });
-    expect(onMov.message).toContain('points at a alu instruction');
+    expect(onMov.message).toContain('is on an instruction of kind alu;');
     const insns = [...SOCKOPS_INSNS];
     insns[21] = { kind: 'ld_imm64', pseudo: 'map_fd', dst: 2, imm: 3n };
-    expect(specError(withProgram(spec, { insns })).message).toContain('map_fd ld_imm64 with imm 3');
+    expect(specError(withProgram(spec, { insns })).message).toContain(
+      'an ld_imm64 of kind map_fd with imm 3',
+    );
     expect(
       specError(
         withProgram(spec, {
