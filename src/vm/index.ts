@@ -42,6 +42,7 @@ export {
   type VmContext,
 } from './context.js';
 export { VmError, type VmErrorCode, type VmLocation } from './errors.js';
+export { formatTrace } from './explain.js';
 export {
   BUILTIN_HELPERS,
   type HelperCall,
@@ -61,6 +62,7 @@ export {
   type RunOptions,
   type RunResult,
   runProgram,
+  runProgramSpec,
   STACK_SIZE,
   type TraceStep,
 } from './interpreter.js';

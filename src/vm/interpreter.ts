@@ -16,7 +16,7 @@
 import { match } from 'ts-pattern';
 import { formatInsn } from '../asm/disasm.js';
 import type { Insn, Reg, Size, Width } from '../asm/insn.js';
-import type { MapReference } from '../asm/object-spec.js';
+import type { MapReference, ProgramSpec } from '../asm/object-spec.js';
 import { bpfSockAccess, type VmContext } from './context.js';
 import { VmError } from './errors.js';
 import {
@@ -86,6 +86,8 @@ export interface TraceStep {
   readonly text: string;
   /** r0..r10 after the instruction (undefined = unset). */
   readonly regs: readonly (bigint | undefined)[];
+  /** Registers the instruction set to a new value (or unset, like a call's r1-r5). */
+  readonly changed: readonly Reg[];
 }
 
 /** The outcome of a run. */
@@ -183,8 +185,20 @@ function checkRegWritable(dst: Reg): void {
   if (dst === 10) throw new VmError('INVALID_INSN', 'frame pointer is read only');
 }
 
+/**
+ * `base + off` for a memory instruction. Like the verifier, refuses ctx and socket pointers that
+ * were moved by arithmetic: their fields are reached only through the instruction's offset.
+ */
 function effectiveAddress(m: Machine, base: Reg, off: number): bigint {
-  return BigInt.asUintN(64, m.get(base) + BigInt(off));
+  const pointer = m.get(base);
+  const region = m.memory.regionAt(pointer);
+  if (region?.ctxCheck && pointer !== region.base) {
+    throw new VmError(
+      'CTX_ACCESS',
+      `dereference of modified ${region.name} pointer R${base} (+${pointer - region.base}); use the unmodified pointer and put the field offset in the instruction`,
+    );
+  }
+  return BigInt.asUintN(64, pointer + BigInt(off));
 }
 
 function helperEnv(m: Machine, detail: HelperCallDetail): HelperEnv {
@@ -691,22 +705,17 @@ export function runProgram(insns: readonly Insn[], options: RunOptions = {}): Ru
     }
     executed += 1;
     const depth = m.frames.length;
+    const before = trace ? m.regs.slice() : undefined;
     try {
       step(m);
     } catch (e) {
       throw e instanceof VmError ? e.at(location) : e;
     }
-    if (trace) {
-      const insn = insns[pc];
-      if (insn) {
-        trace.push({
-          ...location,
-          frame: depth,
-          insn,
-          text: formatInsn(insn),
-          regs: m.regs.slice(),
-        });
-      }
+    const insn = insns[pc];
+    if (trace && before && insn) {
+      const regs = m.regs.slice();
+      const changed = regs.flatMap((v, r) => (v !== before[r] ? [r as Reg] : []));
+      trace.push({ ...location, frame: depth, insn, text: formatInsn(insn), regs, changed });
     }
   }
   return {
@@ -720,4 +729,15 @@ export function runProgram(insns: readonly Insn[], options: RunOptions = {}): Ru
     printk: state.printk,
     trace,
   };
+}
+
+/**
+ * Runs a ProgramSpec (what the DSL's object builder produces): its instructions, with its mapRefs
+ * bound by name to `options.maps`.
+ */
+export function runProgramSpec(program: ProgramSpec, options: RunOptions = {}): RunResult {
+  return runProgram(program.insns, {
+    ...options,
+    mapRefs: [...program.mapRefs, ...(options.mapRefs ?? [])],
+  });
 }

@@ -225,3 +225,15 @@ describe('sk_msg_md context', () => {
     expect(() => runProgram(beyond, { ctx })).toThrow(/packet data/);
   });
 });
+
+describe('ctx pointer arithmetic', () => {
+  it('refuses loads through a moved ctx pointer, as the verifier does', () => {
+    const ctx = sockOpsContext(v4, SockOpsOp.ACTIVE_ESTABLISHED_CB);
+    const moved: Insn[] = [movReg(2, 1), aluImm('add', 64, 2, 64), ldx('w', 0, 2, 0), exit];
+    expect(() => runProgram(moved, { ctx })).toThrow(
+      /dereference of modified sock_ops ctx pointer R2/,
+    );
+    const direct: Insn[] = [movReg(2, 1), ldx('w', 0, 2, SockOpsOffset.remote_port), exit];
+    expect(runProgram(direct, { ctx }).r0).toBe(0x409c_0000n);
+  });
+});

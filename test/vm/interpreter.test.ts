@@ -2,10 +2,12 @@ import { describe, expect, it } from 'vitest';
 import type { Insn } from '../../src/asm/insn.js';
 import {
   ArrayMap,
+  formatTrace,
   HashMap,
   MAX_CALL_FRAMES,
   type RunOptions,
   runProgram,
+  runProgramSpec,
   u32Key,
   VmError,
   type VmErrorCode,
@@ -380,5 +382,38 @@ describe('helpers and maps through ld_imm64', () => {
       [1, 'r0 += 2', 3n],
       [2, 'exit', 3n],
     ]);
+  });
+});
+
+describe('explaining a run', () => {
+  it('formats the trace with changed registers and helper names', () => {
+    const prog: Insn[] = [mov(0, 1), { kind: 'call', target: 'helper', imm: 7, off: 0 }, exit];
+    const run = runProgram(prog, { trace: true, seed: 1 });
+    const text = formatTrace(run.trace ?? [], run.calls);
+    const lines = text.split('\n');
+    expect(lines).toHaveLength(3);
+    expect(lines[0]).toMatch(/^\s+0 {2}r0 = 1\s+r0 = 0x1$/);
+    expect(lines[1]).toMatch(
+      new RegExp(`^\\s+1  call 7\\s+r0 = 0x${run.r0.toString(16)}  \\(get_prandom_u32\\)$`),
+    );
+    expect(lines[2]).toMatch(/^\s+2 {2}exit$/);
+  });
+
+  it('runs a ProgramSpec with its map references', () => {
+    const hash = new HashMap({ name: 'm', keySize: 4, valueSize: 4, maxEntries: 1 });
+    const insns: Insn[] = [
+      st('w', 10, -4, 1),
+      ld64(1, 0n),
+      movReg(2, 10),
+      aluImm('add', 64, 2, -4),
+      call(1),
+      exit,
+    ];
+    const run = runProgramSpec(
+      { name: 'p', section: 'xdp', insns, mapRefs: [{ insn: 1, map: 'm' }] },
+      { maps: [hash] },
+    );
+    expect(run.r0).toBe(0n);
+    expect(run.calls[0]?.map).toBe('m');
   });
 });
