@@ -106,8 +106,24 @@ function formatAtomic(
     .exhaustive();
 }
 
-/** The text llvm-objdump prints for one instruction (without the `<target>` of a branch). */
-export function formatInsn(insn: Insn): string {
+/** Options of formatInsn. */
+export interface FormatInsnOptions {
+  /**
+   * The symbolized target of a branch, printed after it the way llvm-objdump does
+   * (`goto +3 <LBB0_3>`, `<prog+0x48>`); ignored for instructions that are not branches.
+   */
+  readonly branchTarget?: string;
+}
+
+/** The text llvm-objdump prints for one instruction (a branch's `<target>` only when given). */
+export function formatInsn(insn: Insn, opts: FormatInsnOptions = {}): string {
+  const text = formatInsnText(insn);
+  return opts.branchTarget !== undefined && branchDelta(insn) !== undefined
+    ? `${text} <${opts.branchTarget}>`
+    : text;
+}
+
+function formatInsnText(insn: Insn): string {
   return match(insn)
     .with({ kind: 'alu' }, (i) =>
       i.op === 'mov'
@@ -249,15 +265,16 @@ function listSection(section: ListingSection, out: string[]): void {
   const relocations = (section.relocations ?? []).slice().sort((a, b) => a.offset - b.offset);
   let rel = 0;
 
-  const targetName = (target: bigint): string => {
+  // The last symbol (in sort order) at or below the target, as `name` or `name+0xDISP`.
+  const targetName = (target: bigint): string | undefined => {
     let best: ListingSymbol | undefined;
     for (const s of symbols) {
       if (BigInt(s.value) <= target) best = s;
       else break;
     }
-    if (best === undefined) return '';
+    if (best === undefined) return undefined;
     const disp = target - BigInt(best.value);
-    return disp === 0n ? ` <${best.name}>` : ` <${best.name}+0x${disp.toString(16)}>`;
+    return disp === 0n ? best.name : `${best.name}+0x${disp.toString(16)}`;
   };
 
   for (let si = 0; si < symbols.length; si++) {
@@ -289,12 +306,12 @@ function listSection(section: ListingSection, out: string[]): void {
         const view = bytes.subarray(0, end);
         const decoded = decodeInsnAt(view, index);
         size = decoded.size;
-        text = formatInsn(decoded.insn);
         const delta = branchDelta(decoded.insn);
-        if (delta !== undefined) {
-          const target = (BigInt(index) + BigInt(size) + BigInt(delta) * 8n) & U64;
-          text += targetName(target);
-        }
+        const target =
+          delta === undefined
+            ? undefined
+            : targetName((BigInt(index) + BigInt(size) + BigInt(delta) * 8n) & U64);
+        text = formatInsn(decoded.insn, target === undefined ? {} : { branchTarget: target });
       } catch (e) {
         if (!(e instanceof InsnDecodeError)) throw e;
         size = index + SLOT_SIZE <= end ? SLOT_SIZE : 1;

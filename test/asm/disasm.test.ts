@@ -82,6 +82,18 @@ describe('formatInsn prints llvm-objdump syntax', () => {
   });
 });
 
+describe('formatInsn with a branch target', () => {
+  it('appends <target> to branches only', () => {
+    const opts = { branchTarget: 'LBB0_3' };
+    expect(formatInsn({ kind: 'ja', off: 5 }, opts)).toBe('goto +5 <LBB0_3>');
+    expect(
+      formatInsn({ kind: 'jump', width: 64, op: 'jne', dst: 1, src: { imm: 2 }, off: 5 }, opts),
+    ).toBe('if r1 != 2 goto +5 <LBB0_3>');
+    expect(formatInsn({ kind: 'call', target: 'bpf', imm: 5, off: 0 }, opts)).toBe('call 5');
+    expect(formatInsn({ kind: 'exit' }, opts)).toBe('exit');
+  });
+});
+
 describe('branchDelta', () => {
   it('gives the slot displacement of jumps, goto, gotol and may_goto, nothing for calls', () => {
     const cases: [Insn, number | undefined][] = [
