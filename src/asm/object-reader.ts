@@ -110,6 +110,8 @@ export interface ObjectProgram {
   readonly size: number;
   /** GLOBAL/WEAK functions are loadable programs; LOCAL ones (and anything in `.text`) are subprograms. */
   readonly subprogram: boolean;
+  /** The program's code as stored in the section (a view, not a copy). */
+  readonly bytes: Uint8Array;
   readonly insns: readonly Insn[];
   /** `slots[i]`: slot index (8-byte unit, from the program start) of `insns[i]`. */
   readonly slots: readonly number[];
@@ -412,6 +414,7 @@ function readProgram(
     offset: symbol.value,
     size: symbol.size,
     subprogram: symbol.bind === STB.LOCAL || section.name === '.text',
+    bytes,
     insns,
     slots,
     relocations,

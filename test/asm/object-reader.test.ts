@@ -43,9 +43,10 @@ describe('readObject on clang objects', () => {
       );
       for (const program of object.programs) {
         const section = object.elf.sections[program.sectionIndex];
-        expect(encodeInsns(program.insns)).toEqual(
+        expect(program.bytes).toEqual(
           section?.data.subarray(program.offset, program.offset + program.size),
         );
+        expect(encodeInsns(program.insns)).toEqual(program.bytes);
       }
     },
   );
