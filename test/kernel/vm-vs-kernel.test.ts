@@ -27,7 +27,7 @@ import { ProgType } from '../../src/loader/constants.js';
 import { type BpfSyscall, systemSyscall } from '../../src/loader/syscall.js';
 import { runProgram } from '../../src/vm/index.js';
 import { aluReg, ld64, mov } from '../vm/insns.js';
-import { randomProgram } from '../vm/random-programs.js';
+import { randomMemoryProgram, randomProgram } from '../vm/random-programs.js';
 import { describeKernel } from './support.js';
 
 const XDP_PASS = 2;
@@ -134,6 +134,18 @@ describeKernel('src/vm against the kernel (BPF_PROG_TEST_RUN, XDP)', () => {
         expect(kernelR0s(sys, bodies)).toEqual(bodies.map((body) => runProgram(body).r0));
       }),
       { numRuns: 5000 / BATCH },
+    );
+  }, 600_000);
+
+  it(`agrees with the kernel on r0 for 1,000 random programs with stack loads, stores and atomics`, () => {
+    fc.assert(
+      fc.property(
+        fc.array(randomMemoryProgram, { minLength: BATCH, maxLength: BATCH }),
+        (bodies) => {
+          expect(kernelR0s(sys, bodies)).toEqual(bodies.map((body) => runProgram(body).r0));
+        },
+      ),
+      { numRuns: 1000 / BATCH },
     );
   }, 600_000);
 });

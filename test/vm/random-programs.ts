@@ -9,7 +9,7 @@
  * and immediate divisors non-zero (register divisors may be zero: the kernel defines that).
  */
 import fc from 'fast-check';
-import type { AluOp, Insn, JmpOp, Reg, Width } from '../../src/asm/insn.js';
+import type { AluOp, AtomicOp, Insn, JmpOp, Reg, Size, Width } from '../../src/asm/insn.js';
 
 const DATA_REGS: readonly Reg[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
@@ -127,6 +127,72 @@ export const aluInsn: fc.Arbitrary<Insn> = fc.oneof(
   },
 );
 
+/**
+ * The stack scratch area memory instructions use: fp-40 .. fp-9 (32 bytes, zero-filled at the
+ * start). fp-8 stays free for harnesses that need a slot of their own.
+ */
+export const SCRATCH_BASE = -40;
+const SCRATCH_BYTES = 32;
+
+const sizes: readonly Size[] = ['b', 'h', 'w', 'dw'];
+const BYTES: Record<Size, number> = { b: 1, h: 2, w: 4, dw: 8 };
+
+/** An aligned offset for a `size` access inside the scratch area. */
+function scratchOffset(size: Size): fc.Arbitrary<number> {
+  const n = BYTES[size];
+  return fc.integer({ min: 0, max: SCRATCH_BYTES / n - 1 }).map((k) => SCRATCH_BASE + k * n);
+}
+
+/** One stack memory instruction: store (reg or imm), load (zero- or sign-extending), atomic. */
+export const memoryInsn: fc.Arbitrary<Insn> = fc.oneof(
+  fc
+    .constantFrom(...sizes)
+    .chain((size) =>
+      fc
+        .tuple(scratchOffset(size), reg)
+        .map(([off, src]): Insn => ({ kind: 'stx', size, dst: 10, src, off })),
+    ),
+  fc
+    .constantFrom(...sizes)
+    .chain((size) =>
+      fc
+        .tuple(scratchOffset(size), interestingImm)
+        .map(([off, imm]): Insn => ({ kind: 'st', size, dst: 10, off, imm })),
+    ),
+  fc.constantFrom(...sizes).chain((size) =>
+    fc.tuple(scratchOffset(size), reg, fc.boolean()).map(
+      ([off, dst, signed]): Insn => ({
+        kind: 'ldx',
+        size,
+        signed: signed && size !== 'dw',
+        dst,
+        src: 10,
+        off,
+      }),
+    ),
+  ),
+  fc.constantFrom<'w' | 'dw'>('w', 'dw').chain((size) =>
+    fc
+      .tuple(
+        scratchOffset(size),
+        reg,
+        fc.constantFrom<AtomicOp>('add', 'or', 'and', 'xor', 'xchg', 'cmpxchg'),
+        fc.boolean(),
+      )
+      .map(
+        ([off, src, op, fetch]): Insn => ({
+          kind: 'atomic',
+          size,
+          op,
+          fetch: fetch || op === 'xchg' || op === 'cmpxchg',
+          dst: 10,
+          src,
+          off,
+        }),
+      ),
+  ),
+);
+
 /** A conditional jump with offset `off`. */
 function condJump(off: number): fc.Arbitrary<Insn> {
   return fc.oneof(
@@ -160,32 +226,64 @@ const ifThenElse: fc.Arbitrary<Insn[]> = fc
     ]),
   );
 
+/** Register initialisation: r0-r9 from 64-bit constants. */
+function initRegs(values: readonly bigint[]): Insn[] {
+  return values.map(
+    (value, r): Insn => ({
+      kind: 'ld_imm64',
+      pseudo: 'imm64',
+      dst: r as Reg,
+      imm: BigInt.asIntN(64, value),
+    }),
+  );
+}
+
+/** Folds every register into r0: r0 = r0 * 0x01000193 ^ ri (FNV-style), on 64 bits. */
+const FOLD: Insn[] = DATA_REGS.slice(1).flatMap((r): Insn[] => [
+  { kind: 'alu', op: 'mul', width: 64, dst: 0, src: { imm: 0x0100_0193 } },
+  { kind: 'alu', op: 'xor', width: 64, dst: 0, src: { reg: r } },
+]);
+
+/** `may_goto +n` over a block: falls through while the loop budget lasts (always, here). */
+const mayGotoBlock: fc.Arbitrary<Insn[]> = straight(4).map((then): Insn[] => [
+  { kind: 'may_goto', off: then.length },
+  ...then,
+]);
+
+function blocks(single: fc.Arbitrary<Insn>): fc.Arbitrary<Insn[][]> {
+  return fc.array(
+    fc.oneof(
+      { weight: 3, arbitrary: single.map((i) => [i]) },
+      { weight: 1, arbitrary: ifThen },
+      { weight: 1, arbitrary: ifThenElse },
+      { weight: 1, arbitrary: mayGotoBlock },
+    ),
+    { minLength: 1, maxLength: 12 },
+  );
+}
+
 /** A random terminating program over r0-r9 that ends in `exit` with r0 set. */
 export const randomProgram: fc.Arbitrary<Insn[]> = fc
+  .tuple(fc.array(interestingU64, { minLength: 10, maxLength: 10 }), blocks(aluInsn))
+  .map(([inits, body]) => [...initRegs(inits), ...body.flat(), ...FOLD, { kind: 'exit' }]);
+
+/**
+ * Like randomProgram, plus stack memory instructions (stores, zero- and sign-extending loads,
+ * atomics) on a zero-filled scratch area whose final contents are folded into r0 too.
+ */
+export const randomMemoryProgram: fc.Arbitrary<Insn[]> = fc
   .tuple(
     fc.array(interestingU64, { minLength: 10, maxLength: 10 }),
-    fc.array(
-      fc.oneof(
-        { weight: 3, arbitrary: aluInsn.map((i) => [i]) },
-        { weight: 1, arbitrary: ifThen },
-        { weight: 1, arbitrary: ifThenElse },
-      ),
-      { minLength: 1, maxLength: 12 },
-    ),
+    blocks(fc.oneof({ weight: 2, arbitrary: aluInsn }, { weight: 2, arbitrary: memoryInsn })),
   )
-  .map(([inits, blocks]) => {
-    const init = inits.map(
-      (value, r): Insn => ({
-        kind: 'ld_imm64',
-        pseudo: 'imm64',
-        dst: r as Reg,
-        imm: BigInt.asIntN(64, value),
-      }),
+  .map(([inits, body]) => {
+    const zero = [0, 8, 16, 24].map(
+      (k): Insn => ({ kind: 'st', size: 'dw', dst: 10, off: SCRATCH_BASE + k, imm: 0 }),
     );
-    // Fold every register into r0: r0 = r0 * 0x01000193 ^ ri (FNV-style), on 64 bits.
-    const fold = DATA_REGS.slice(1).flatMap((r): Insn[] => [
+    const foldStack = [0, 8, 16, 24].flatMap((k): Insn[] => [
+      { kind: 'ldx', size: 'dw', signed: false, dst: 1, src: 10, off: SCRATCH_BASE + k },
       { kind: 'alu', op: 'mul', width: 64, dst: 0, src: { imm: 0x0100_0193 } },
-      { kind: 'alu', op: 'xor', width: 64, dst: 0, src: { reg: r } },
+      { kind: 'alu', op: 'xor', width: 64, dst: 0, src: { reg: 1 } },
     ]);
-    return [...init, ...blocks.flat(), ...fold, { kind: 'exit' } as Insn];
+    return [...zero, ...initRegs(inits), ...body.flat(), ...FOLD, ...foldStack, { kind: 'exit' }];
   });
