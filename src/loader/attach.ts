@@ -15,7 +15,6 @@
 import { match } from 'ts-pattern';
 import {
   linkCreate,
-  mapGetFdById,
   progAttach,
   progDetach,
   progGetFdById,
@@ -23,7 +22,7 @@ import {
   progQuery,
 } from './commands.js';
 import { AttachFlags, AttachType, MapType, nameOf, ProgType } from './constants.js';
-import { BpfError, LoaderError } from './errors.js';
+import { BpfError, errnoName, LoaderError } from './errors.js';
 import { BpfLink, type BpfProgram, Fd } from './fd.js';
 import { openCgroup } from './fs.js';
 import type { BpfMap } from './maps.js';
@@ -156,7 +155,7 @@ export class SockOps {
     }
     // The link keeps its own fd of the program: detaching in multi mode must name the program
     // even after the caller closed theirs.
-    const progFd = progGetFdById(sys, this.program.info().id);
+    const progFd = dupOrThrow(sys, this.program.fd.value);
     const progHandle = new Fd(sys, progFd, `program ${this.program.name} (attachment)`);
     return new BpfLink(
       sys,
@@ -223,8 +222,8 @@ export class SkMsg {
     }
     progAttach(sys, map.fd.value, this.program.fd.value, AttachType.SK_MSG_VERDICT);
     // Own fds of both ends, so the attachment can be detached after the caller closed theirs.
-    const mapFd = new Fd(sys, mapGetFdById(sys, map.info().id), `map ${map.name} (attachment)`);
-    const progFd = progGetFdById(sys, this.program.info().id);
+    const mapFd = new Fd(sys, dupOrThrow(sys, map.fd.value), `map ${map.name} (attachment)`);
+    const progFd = dupOrThrow(sys, this.program.fd.value);
     return new BpfLink(
       sys,
       new Fd(sys, progFd, `program ${this.program.name} (attachment)`),
@@ -248,6 +247,18 @@ export class SkMsg {
   static detach(map: BpfMap, progId?: number): number[] {
     return detachByQuery(map.sys, map.fd.value, AttachType.SK_MSG_VERDICT, progId);
   }
+}
+
+/** A duplicate of `fd` (F_DUPFD_CLOEXEC) or a LoaderError saying why there is none. */
+function dupOrThrow(sys: BpfSyscall, fd: number): number {
+  const ret = sys.dup(fd);
+  if (ret < 0) {
+    throw new LoaderError(
+      'ERR_CLOSED',
+      `cannot duplicate fd ${fd} for the attachment: ${errnoName(-ret)}`,
+    );
+  }
+  return ret;
 }
 
 function detachByQuery(

@@ -132,6 +132,7 @@ export {
 
 // Object loading.
 export {
+  checkObject,
   type LoadObjectOptions,
   loadObject,
   objectRequirements,

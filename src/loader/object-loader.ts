@@ -317,6 +317,22 @@ export function objectRequirements(
   };
 }
 
+/**
+ * Probes the kernel for everything `input` needs (program types, helpers per program type, map
+ * types) and throws `LoaderError` ERR_UNSUPPORTED naming exactly what is missing; loads nothing.
+ * `loadObject` does this itself unless `checkSupport: false`.
+ */
+export function checkObject(
+  input: Uint8Array | string,
+  options: Pick<LoadObjectOptions, 'sys' | 'programs' | 'programTypes'> = {},
+): void {
+  const obj = parseObject(input);
+  checkObjectSupport(
+    options.sys ?? systemSyscall(),
+    objectRequirements(obj, planPrograms(obj, options)),
+  );
+}
+
 /** Encodes func_info records (rec size 8: insn_off, type_id). */
 function encodeFuncInfo(records: PlannedProgram['funcInfo']): Uint8Array {
   const out = new Uint8Array(records.length * 8);

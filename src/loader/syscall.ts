@@ -43,6 +43,8 @@ export interface BpfSyscall {
   free(mem: NativeMemory): void;
   /** close(2). */
   close(fd: number): number;
+  /** fcntl(fd, F_DUPFD_CLOEXEC): a second fd for the same object (needs no privilege, unlike GET_FD_BY_ID). */
+  dup(fd: number): number;
   /** open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC): the fd a cgroup attach needs. */
   openDirectory(path: string): number;
   /** mount(2) with no data string. */
@@ -59,6 +61,8 @@ export interface BpfSyscall {
 
 /** open(2) flag: close the fd in exec'd children (not in Node's fs.constants). */
 const O_CLOEXEC = 0o2000000;
+/** fcntl(2) command: duplicate to the lowest free fd >= arg, with close-on-exec. */
+const F_DUPFD_CLOEXEC = 1030;
 
 /** x86-64 system call number of bpf(2). */
 export const NR_BPF_X86_64 = 321;
@@ -95,6 +99,7 @@ interface LibcFunctions {
   koffi: KoffiModule;
   bpf: (nr: number, cmd: number, attr: Uint8Array, size: number) => number | bigint;
   close: (fd: number) => number;
+  fcntl: (fd: number, cmd: number, arg: number) => number;
   mount: (src: string, target: string, fsType: string, flags: number, data: null) => number;
 }
 
@@ -124,6 +129,8 @@ export class KoffiSyscall implements BpfSyscall {
       koffi,
       bpf: lib.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
       close: lib.func('int close(int fd)'),
+      // fcntl is variadic in C; its third argument is an int in the integer registers either way.
+      fcntl: lib.func('int fcntl(int fd, int cmd, int arg)'),
       mount: lib.func(
         'int mount(const char *src, const char *target, const char *fstype, unsigned long flags, const void *data)',
       ),
@@ -167,6 +174,13 @@ export class KoffiSyscall implements BpfSyscall {
     koffi.errno(0);
     const ret = this.#libc.close(fd);
     return ret < 0 ? -(koffi.errno() || 9) : 0;
+  }
+
+  dup(fd: number): number {
+    const { koffi } = this.#libc;
+    koffi.errno(0);
+    const ret = this.#libc.fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    return ret < 0 ? -(koffi.errno() || 9) : ret;
   }
 
   openDirectory(path: string): number {

@@ -154,6 +154,11 @@ export class FakeKernel implements BpfSyscall {
 
   readonly #dirIds = new Map<string, number>();
 
+  dup(fd: number): number {
+    const obj = this.fds.get(fd);
+    return obj ? this.#newFd(obj) : -9;
+  }
+
   openDirectory(path: string): number {
     if (path.includes('missing')) return -2;
     let id = this.#dirIds.get(path);

@@ -161,6 +161,29 @@ describe('attach handles', () => {
     expect(k.openFds).toEqual([]);
   });
 
+  it('attaches sk_msg to a SOCKHASH with its own fds, so detaching works after the caller closed theirs', () => {
+    const k = new FakeKernel();
+    const msg = program(k, ProgType.SK_MSG, 'redir');
+    const hash = createMap(k, {
+      name: 'h',
+      type: MapType.SOCKHASH,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+    });
+    const link = SkMsg.from(msg).attach(hash);
+    expect(SkMsg.query(hash).programs.map((p) => [p.name, p.type])).toEqual([
+      ['redir', ProgType.SK_MSG],
+    ]);
+    msg.close();
+    const attach = new DataView(k.callsOf(BpfCmd.PROG_ATTACH)[0]!.attr.buffer);
+    expect(attach.getUint32(8, true)).toBe(7);
+    link.detach();
+    expect(SkMsg.query(hash).programs).toEqual([]);
+    hash.close();
+    expect(k.openFds).toEqual([]);
+  });
+
   it('refuses a bpf_link in exclusive mode', () => {
     const k = new FakeKernel();
     using ops = program(k, ProgType.SOCK_OPS, 'ops');

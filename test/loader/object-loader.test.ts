@@ -11,6 +11,7 @@ import { writeObject } from '../../src/asm/object-writer.js';
 import { BpfCmd, ProgType } from '../../src/loader/constants.js';
 import { LoaderError } from '../../src/loader/errors.js';
 import {
+  checkObject,
   loadObject,
   objectRequirements,
   parseObject,
@@ -205,6 +206,15 @@ describe('loadObject through the fake kernel', () => {
     expect(() => loadObject('/nonexistent.o', { sys: new FakeKernel() })).toThrow(
       /cannot read object/,
     );
+  });
+
+  it('checkObject names what the kernel lacks before anything is loaded', () => {
+    const k = new FakeKernel();
+    k.failNext(BpfCmd.MAP_CREATE, { errno: 22 });
+    expect(() => checkObject(SOCKACCEL, { sys: k })).toThrow(
+      /lacks what the object needs: map type SOCKHASH \(18\)\. Use a newer kernel/
+    );
+    expect(k.openFds).toEqual([]);
   });
 
   it('lists the program types, helpers and map types an object needs', () => {
