@@ -267,59 +267,59 @@ export class ProgramBuilder<P extends ProgramTypeName> {
   // ---------------------------------------------------------------- ALU
 
   /** `dst = src` (MOV; 32-bit when dst is a w-register). */
-  mov<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  mov<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('mov', dst, src, captureLocation());
   }
   /** `dst += src`. */
-  add<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  add<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('add', dst, src, captureLocation());
   }
   /** `dst -= src`. */
-  sub<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  sub<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('sub', dst, src, captureLocation());
   }
   /** `dst *= src`. */
-  mul<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  mul<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('mul', dst, src, captureLocation());
   }
   /** Unsigned `dst /= src` (division by zero yields 0). */
-  div<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  div<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('div', dst, src, captureLocation());
   }
   /** Signed `dst s/= src` (cpu v4). */
-  sdiv<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  sdiv<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('sdiv', dst, src, captureLocation());
   }
   /** Unsigned `dst %= src`. */
-  mod<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  mod<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('mod', dst, src, captureLocation());
   }
   /** Signed `dst s%= src` (cpu v4). */
-  smod<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  smod<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('smod', dst, src, captureLocation());
   }
   /** `dst |= src`. */
-  or<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  or<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('or', dst, src, captureLocation());
   }
   /** `dst &= src`. */
-  and<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  and<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('and', dst, src, captureLocation());
   }
   /** `dst ^= src`. */
-  xor<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  xor<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('xor', dst, src, captureLocation());
   }
   /** `dst <<= src`. */
-  lsh<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  lsh<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('lsh', dst, src, captureLocation());
   }
   /** Logical `dst >>= src`. */
-  rsh<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  rsh<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('rsh', dst, src, captureLocation());
   }
   /** Arithmetic `dst s>>= src`. */
-  arsh<W extends Width>(dst: DstRegister<W>, src: Operand<W>): void {
+  arsh<W extends Width>(dst: DstRegister<W>, src: Operand<NoInfer<W>>): void {
     this.#alu('arsh', dst, src, captureLocation());
   }
   /** `dst = -dst`. */
