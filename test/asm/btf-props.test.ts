@@ -3,6 +3,11 @@
  * and arbitrary graph-form specs, bpftool agreeing with our dump of our own encoding, and fuzzing
  * of decodeBtf with random and mutated inputs (only BtfError, bounded time).
  */
+
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type Btf, decodeBtf, encodeBtf } from '../../src/asm/btf.js';
@@ -211,4 +216,46 @@ describe('decodeBtf fuzzing', () => {
     // Bounded time: thousands of decodes of multi-KB inputs stay well under the test timeout.
     expect(performance.now() - started).toBeLessThan(30_000);
   });
+});
+
+describe('decodeBtf against libbpf', () => {
+  it('whatever we accept of mutated type sections, bpftool (libbpf 1.1) accepts and dumps the same way', () => {
+    const seed = readFixtureElf(CLANG_OBJECTS[0]!).section('.BTF');
+    const typeEnd = 24 + new DataView(seed.buffer, seed.byteOffset).getUint32(12, true);
+    const dir = mkdtempSync(join(tmpdir(), 'tsbpf-btf-diff-'));
+    let accepted = 0;
+    try {
+      fc.assert(
+        fc.property(
+          fc.array(fc.tuple(fc.integer({ min: 24, max: typeEnd - 4 }), fc.nat({ max: 64 })), {
+            minLength: 1,
+            maxLength: 2,
+          }),
+          (edits) => {
+            const bytes = seed.slice();
+            const v = new DataView(bytes.buffer);
+            // Small values keep mutated ids, sizes and name offsets plausible, so some inputs stay valid.
+            for (const [pos, value] of edits) v.setUint32(pos & ~3, value, true);
+            let ours: string;
+            try {
+              ours = dumpBtf(decodeBtf(bytes));
+            } catch (e) {
+              if (e instanceof BtfError) return;
+              throw e;
+            }
+            accepted++;
+            const file = join(dir, 'm.btf');
+            writeFileSync(file, bytes);
+            const r = spawnSync('bpftool', ['btf', 'dump', 'file', file], { encoding: 'utf8' });
+            expect(r.status, r.stderr).toBe(0);
+            expect(r.stdout).toBe(ours);
+          },
+        ),
+        { numRuns: Number(process.env.BTF_DIFF_RUNS ?? 150) },
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+    expect(accepted).toBeGreaterThan(10);
+  }, 600_000);
 });
