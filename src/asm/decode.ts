@@ -27,6 +27,11 @@
  *     JMP    CALL|K           0     0-2   0 (kfunc any) any
  *     JMP    EXIT|K           0     0     0            0
  *     JMP    JCOND|K          0     0     any          0
+ *
+ * Checked against Linux 6.18: each of these rejections is also a BPF_PROG_LOAD rejection ("...
+ * uses reserved fields", "unknown opcode", "invalid bpf_ld_imm64 insn", ...) with one exception:
+ * the kernel does not look at the offset of `exit`. The decoder still requires it to be zero
+ * because `ExitInsn` has no field to carry it (decode must be the exact inverse of encode).
  */
 import type {
   AluOp,
