@@ -166,6 +166,7 @@ export class SockOps {
         progFd,
         attachType: AttachType.CGROUP_SOCK_OPS,
         detachWithProg: mode === 'multi',
+        progId: this.program.info().id,
       },
       what,
     );
@@ -233,6 +234,7 @@ export class SkMsg {
         progFd,
         attachType: AttachType.SK_MSG_VERDICT,
         detachWithProg: true,
+        progId: this.program.info().id,
       },
       what,
     );

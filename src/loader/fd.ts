@@ -10,6 +10,7 @@ import {
   objPin,
   progDetach,
   progInfo,
+  progQuery,
   progTestRun,
   type TestRunOptions,
   type TestRunResult,
@@ -135,8 +136,14 @@ export type AttachmentKind =
       readonly targetFd: Fd;
       readonly progFd: number;
       readonly attachType: number;
-      /** Whether PROG_DETACH must name the program (multi mode, sockmap) or may pass 0. */
+      /**
+       * True in multi mode and for sockmaps, where PROG_DETACH removes exactly the program named.
+       * False in exclusive/override mode, where the kernel detaches whatever program is attached:
+       * there `progId` is checked with PROG_QUERY first, so a program that replaced ours stays.
+       */
       readonly detachWithProg: boolean;
+      /** Kernel id of the attached program. */
+      readonly progId: number;
     };
 
 /**
@@ -197,7 +204,10 @@ export class BpfLink implements Disposable {
       } else {
         const h = this.#how;
         try {
-          progDetach(this.#sys, h.targetFd.value, h.detachWithProg ? h.progFd : 0, h.attachType);
+          const ours =
+            h.detachWithProg ||
+            progQuery(this.#sys, h.targetFd.value, h.attachType).ids.includes(h.progId);
+          if (ours) progDetach(this.#sys, h.targetFd.value, h.progFd, h.attachType);
         } catch (err) {
           if (!(err instanceof BpfError && err.errno === 'ENOENT')) throw err;
         }

@@ -75,8 +75,10 @@ describeKernel('loader: attach modes, cleanup and leaks', () => {
     let q = SockOps.query(sys, cgroup.path);
     expect(q).toMatchObject({ attachFlags: 0 });
     expect(q.programs.map((p) => p.id)).toEqual([idb]);
+    // ex1's program was replaced: detaching it must not remove the program that replaced it.
+    ex1.detach();
+    expect(SockOps.query(sys, cgroup.path).programs.map((p) => p.id)).toEqual([idb]);
     ex2.detach();
-    ex1.detach(); // already replaced: ENOENT is tolerated
     expect(SockOps.query(sys, cgroup.path).programs).toEqual([]);
 
     const ov = pa.attach(cgroup.path, { mode: 'override' });
