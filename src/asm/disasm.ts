@@ -267,11 +267,14 @@ function listSection(section: ListingSection, out: string[]): void {
 
   // The last symbol (in sort order) at or below the target, as `name` or `name+0xDISP`.
   const targetName = (target: bigint): string | undefined => {
-    let best: ListingSymbol | undefined;
-    for (const s of symbols) {
-      if (BigInt(s.value) <= target) best = s;
-      else break;
+    let lo = 0;
+    let hi = symbols.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (BigInt(symbols[mid]!.value) <= target) lo = mid + 1;
+      else hi = mid;
     }
+    const best = symbols[lo - 1];
     if (best === undefined) return undefined;
     const disp = target - BigInt(best.value);
     return disp === 0n ? best.name : `${best.name}+0x${disp.toString(16)}`;
