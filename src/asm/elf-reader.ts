@@ -119,33 +119,69 @@ function readU64(view: DataView, at: number, what: string): number {
   return Number(value);
 }
 
+/** Longest section or symbol name accepted; longer ones are taken as garbage (bounds decode time). */
+export const MAX_ELF_NAME_LENGTH = 4096;
+
 /**
- * The NUL-terminated string at `offset` of `table`; `fieldAt` is the file offset of the field that
- * holds the offset (reported on error).
+ * Reads NUL-terminated names from one string table in time linear in the table plus the names:
+ * the end of every string is precomputed once (a naive scan per name is quadratic when thousands
+ * of names point into one long unterminated run), names are capped at MAX_ELF_NAME_LENGTH and
+ * each offset is decoded once.
  */
-export function readElfString(
-  table: Uint8Array,
-  offset: number,
-  fieldAt: number,
-  what: string,
-): string {
-  if (offset >= table.length) {
-    throw new ElfFormatError(
-      'ELF_BAD_STRING',
-      fieldAt,
-      `${what} offset below the string table size ${table.length}`,
-      String(offset),
-    );
+class ElfStringReader {
+  readonly #table: Uint8Array;
+  readonly #decoded = new Map<number, string>();
+  #nextNul: Int32Array | undefined;
+
+  constructor(table: Uint8Array) {
+    this.#table = table;
   }
-  const end = table.indexOf(0, offset);
-  if (end < 0) {
-    throw new ElfFormatError(
-      'ELF_BAD_STRING',
-      fieldAt,
-      `${what} at string table offset ${offset} to end with a NUL byte before the end of the table`,
-    );
+
+  /** The string at `offset`; `fieldAt` is the file offset of the field holding it (for errors). */
+  get(offset: number, fieldAt: number, what: string): string {
+    const known = this.#decoded.get(offset);
+    if (known !== undefined) return known;
+    const table = this.#table;
+    if (offset >= table.length) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        fieldAt,
+        `${what} offset below the string table size ${table.length}`,
+        String(offset),
+      );
+    }
+    this.#nextNul ??= nextNulIndexes(table);
+    const end = this.#nextNul[offset] ?? -1;
+    if (end < 0) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        fieldAt,
+        `${what} at string table offset ${offset} to end with a NUL byte before the end of the table`,
+      );
+    }
+    if (end - offset > MAX_ELF_NAME_LENGTH) {
+      throw new ElfFormatError(
+        'ELF_BAD_STRING',
+        fieldAt,
+        `${what} at string table offset ${offset} of at most ${MAX_ELF_NAME_LENGTH} bytes`,
+        `${end - offset} bytes`,
+      );
+    }
+    const text = utf8.decode(table.subarray(offset, end));
+    this.#decoded.set(offset, text);
+    return text;
   }
-  return utf8.decode(table.subarray(offset, end));
+}
+
+/** For every position of `table`, the index of the first NUL at or after it (-1 if none). */
+function nextNulIndexes(table: Uint8Array): Int32Array {
+  const next = new Int32Array(table.length);
+  let nul = -1;
+  for (let i = table.length - 1; i >= 0; i--) {
+    if (table[i] === 0) nul = i;
+    next[i] = nul;
+  }
+  return next;
 }
 
 /** Raw section header fields, read before elfy sees the file. */
@@ -325,12 +361,10 @@ function readSections(
       String(names?.type),
     );
   }
-  const nameTable = bytes.subarray(names.offset, names.offset + names.size);
+  const nameTable = new ElfStringReader(bytes.subarray(names.offset, names.offset + names.size));
   // Validate every name before elfy resolves them (it would silently read past a missing NUL).
   const sectionNames = raw.map((header, i) =>
-    i === 0 && header.name === 0
-      ? ''
-      : readElfString(nameTable, header.name, header.at, `section ${i} name`),
+    i === 0 && header.name === 0 ? '' : nameTable.get(header.name, header.at, `section ${i} name`),
   );
   let parsed: ElfyFile;
   try {
@@ -429,6 +463,7 @@ function readSymbols(
   }
   const view = new DataView(symtab.data.buffer, symtab.data.byteOffset, symtab.data.byteLength);
   const count = symtab.size / SYMBOL_SIZE;
+  const names = new ElfStringReader(strtab.data);
   const symbols: ElfSymbol[] = [];
   for (let i = 0; i < count; i++) {
     const rel = i * SYMBOL_SIZE;
@@ -455,7 +490,7 @@ function readSymbols(
       );
     }
     symbols.push({
-      name: readElfString(strtab.data, view.getUint32(rel, true), fileAt, `symbol ${i} name`),
+      name: names.get(view.getUint32(rel, true), fileAt, `symbol ${i} name`),
       bind: info >> 4,
       type: info & 0xf,
       other: view.getUint8(rel + 5),

@@ -4,7 +4,12 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { bpfRelocationName } from '../../src/asm/disasm.js';
 import { SHF, SHT, STB, STT } from '../../src/asm/elf.js';
-import { ElfFormatError, findSection, readElf } from '../../src/asm/elf-reader.js';
+import {
+  ElfFormatError,
+  findSection,
+  MAX_ELF_NAME_LENGTH,
+  readElf,
+} from '../../src/asm/elf-reader.js';
 import { writeElf } from '../../src/asm/elf-writer.js';
 import { llvmRelocations, llvmSections, llvmSymbols } from './elf-llvm-tools.js';
 
@@ -256,6 +261,42 @@ describe('readElf on bad input', () => {
       code: 'ELF_BAD_SYMBOL',
       offset: at,
     });
+  });
+
+  it('rejects names longer than MAX_ELF_NAME_LENGTH and stays fast when thousands of names share one long run', () => {
+    const long = 'n'.repeat(MAX_ELF_NAME_LENGTH + 1);
+    const tooLong = writeElf({
+      sections: [],
+      symbols: [
+        { name: long, bind: STB.GLOBAL, type: STT.NOTYPE, section: null, value: 0, size: 0 },
+      ],
+    });
+    expect(readError(tooLong)).toMatchObject({ code: 'ELF_BAD_STRING' });
+
+    // 20,000 symbols whose names all start inside one 4,000-byte name.
+    const count = 20_000;
+    const shared = 'x'.repeat(4000);
+    const bytes = writeElf({
+      sections: [],
+      symbols: Array.from({ length: count }, (_, i) => ({
+        name: i === 0 ? shared : 's',
+        bind: STB.GLOBAL,
+        type: STT.NOTYPE,
+        section: null,
+        value: 0,
+        size: 0,
+      })),
+    });
+    const elf = readElf(bytes);
+    const symtab = elf.sections[elf.symtabIndex];
+    const base = elf.sections[1]?.data.indexOf(0x78) ?? 0; // the shared name in .strtab
+    const view = new DataView(bytes.buffer);
+    for (let i = 1; i <= count; i++)
+      view.setUint32((symtab?.offset ?? 0) + i * 24, base + (i % 4000), true);
+    const started = Date.now();
+    const names = readElf(bytes).symbols.map((s) => s.name.length);
+    expect(Date.now() - started).toBeLessThan(2000);
+    expect(names[1]).toBe(3999);
   });
 
   it('never throws anything but ElfFormatError on random bytes', () => {
