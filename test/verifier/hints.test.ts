@@ -259,3 +259,23 @@ describe('explainCtxAccess names the sock_ops and sk_msg fields', () => {
     expect(explainCtxAccess('sock_ops', 208, 1, false).problem).toBe('width');
   });
 });
+
+describe('stack reads an unprivileged loader may not make', () => {
+  const one = (line: string) => diagnoseVerifierLog(parseVerifierLog(`0: (95) exit\n${line}\n`));
+
+  it('tells a read of never-written stack inside the frame from one outside the frame', () => {
+    // 6.18 without CAP_PERFMON, `r0 = *(u64 *)(r10 -16)` with nothing written (captured by
+    // test/kernel/verifier-cases.test.ts, uninit-stack-read).
+    expect(one('invalid read from stack R10 off=-16 size=8')).toMatchObject({
+      kind: 'uninitialized-stack',
+      title: 'uninitialised stack read',
+      register: 'R10',
+    });
+    expect(one('invalid indirect access to stack R2 off=-8 size=8')?.title).toBe(
+      'uninitialised stack memory passed to a helper',
+    );
+    expect(one('invalid read from stack R10 off=-520 size=8')?.kind).toBe('stack-out-of-bounds');
+    expect(one('invalid read from stack R10 off=-4 size=8')?.kind).toBe('stack-out-of-bounds');
+    expect(one('invalid write to stack R10 off=-16 size=8')?.kind).toBe('stack-out-of-bounds');
+  });
+});

@@ -69,7 +69,13 @@ interface Match {
 }
 
 /** Kernel error patterns, most specific first; `variant` tells patterns of one kind apart. */
-const PATTERNS: readonly { kind: VerifierErrorKind; variant: string; re: RegExp }[] = [
+const PATTERNS: readonly {
+  kind: VerifierErrorKind;
+  variant: string;
+  re: RegExp;
+  /** Further condition on the captured groups. */
+  when?: (groups: readonly string[]) => boolean;
+}[] = [
   {
     kind: 'nullable-pointer',
     variant: 'deref',
@@ -87,6 +93,14 @@ const PATTERNS: readonly { kind: VerifierErrorKind; variant: string; re: RegExp 
     kind: 'uninitialized-stack',
     variant: 'load',
     re: /^invalid (?:indirect )?read from stack off (-?\d+)\+(\d+) size (\d+)/,
+  },
+  {
+    // Without CAP_PERFMON a read may only touch stack written before (`allocated_stack`); a read
+    // inside the 512-byte frame that fails the bounds check is a read of never-written stack.
+    kind: 'uninitialized-stack',
+    variant: 'unallocated',
+    re: /^invalid (read from |indirect access to )stack R(\d+) off=(-\d+) size=(\d+)/,
+    when: (g) => Number(g[2]) >= -512 && Number(g[2]) + Number(g[3]) <= 0,
   },
   {
     kind: 'stack-out-of-bounds',
@@ -155,7 +169,7 @@ function matchError(lines: readonly string[]): Match | undefined {
   for (const line of lines) {
     for (const p of PATTERNS) {
       const m = p.re.exec(line);
-      if (m)
+      if (m && (p.when === undefined || p.when(m.slice(1).map((g) => g ?? ''))))
         return { kind: p.kind, variant: p.variant, line, groups: m.slice(1).map((g) => g ?? '') };
     }
   }
@@ -287,6 +301,18 @@ export function diagnoseVerifierLog(
       };
     })
     .with('uninitialized-stack', (): VerifierDiagnosis => {
+      if (found.variant === 'unallocated') {
+        const viaHelper = g(0).startsWith('indirect');
+        return {
+          ...base,
+          register: `R${g(1)}`,
+          title: viaHelper
+            ? 'uninitialised stack memory passed to a helper'
+            : 'uninitialised stack read',
+          explanation: `${sizedArticle(Number(g(3)))}-byte ${viaHelper ? 'helper access' : 'read'} at fp${g(2)} (through R${g(1)}) touches stack that nothing on this path wrote (privileged loaders with CAP_PERFMON may read such bytes; this one may not)`,
+          hint,
+        };
+      }
       const helper = found.variant === 'helper';
       const reg = helper ? `R${g(0)}` : undefined;
       const start = Number(helper ? g(1) : g(0)) + Number(helper ? g(2) : g(1));
