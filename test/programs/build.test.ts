@@ -81,9 +81,9 @@ describe('buildSockops', () => {
       ['bpf_sockops', 'sockops'],
       ['bpf_redir', 'sk_msg'],
     ]);
-    expect(obj.maps.map((m) => [m.name, m.keySize, m.valueSize, m.maxEntries])).toEqual(
-      b.maps.map((m) => [m.name, m.keySize, m.valueSize, m.maxEntries]),
-    );
+    const shape = (m: { name: string; keySize: number; valueSize: number; maxEntries: number }) =>
+      [m.name, m.keySize, m.valueSize, m.maxEntries].join(' ');
+    expect(obj.maps.map(shape).sort()).toEqual(b.maps.map(shape).sort());
     for (const p of obj.programs) {
       expect(p.insns.length).toBe(
         p.name === 'bpf_sockops' ? b.programs.sockops.insns : b.programs.skMsg.insns,

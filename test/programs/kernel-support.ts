@@ -96,19 +96,24 @@ export class LoadedSockops {
 
   /** The stats counters summed over CPUs. */
   stats(): Record<StatName, bigint> {
+    // bpftool prints hex byte arrays, or plain numbers when the map has BTF; accept both.
+    type Raw = string[] | number;
     const out = JSON.parse(bpftool('-j', 'map', 'dump', 'pinned', this.mapPin('stats'))) as {
-      key: string[];
-      values: { cpu: number; value: string[] }[];
+      key: Raw;
+      values: { cpu: number; value: Raw }[];
     }[];
+    const num = (r: Raw): bigint => {
+      if (typeof r === 'number') return BigInt(r);
+      const bytes = Uint8Array.from(r.map((b) => Number.parseInt(b, 16)));
+      const padded = new Uint8Array(8);
+      padded.set(bytes.subarray(0, 8));
+      return new DataView(padded.buffer).getBigUint64(0, true);
+    };
     const sums = Object.fromEntries(STAT_NAMES.map((n) => [n, 0n])) as Record<StatName, bigint>;
     for (const e of out) {
-      const index = Number.parseInt(e.key[0] ?? '0', 16);
-      const name = STAT_NAMES[index];
+      const name = STAT_NAMES[Number(num(e.key))];
       if (!name) continue;
-      for (const v of e.values) {
-        const bytes = Uint8Array.from(v.value.map((b) => Number.parseInt(b, 16)));
-        sums[name] += new DataView(bytes.buffer).getBigUint64(0, true);
-      }
+      for (const v of e.values) sums[name] += num(v.value);
     }
     return sums;
   }
@@ -202,12 +207,26 @@ export async function runTraffic(
   plan: TrafficPlan,
   whileConnected: (t: Pick<TrafficResult, 'client' | 'server'>) => unknown,
 ): Promise<TrafficResult> {
+  // The shell joins the cgroup, then becomes `ip netns exec … node child`: every socket the child
+  // opens belongs to the cgroup. (Inside `ip netns exec` /sys is remounted, so the child could not
+  // reach the cgroup itself.)
+  const launcher = 'echo $$ > "$1/cgroup.procs" && shift && exec "$@"';
   const child = spawn(
-    'ip',
-    ['netns', 'exec', plan.netns, process.execPath, CHILD, JSON.stringify(plan)],
-    {
-      stdio: ['pipe', 'pipe', 'pipe'],
-    },
+    'sh',
+    [
+      '-c',
+      launcher,
+      'sh',
+      plan.cgroup,
+      'ip',
+      'netns',
+      'exec',
+      plan.netns,
+      process.execPath,
+      CHILD,
+      JSON.stringify(plan),
+    ],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
   );
   let stderr = '';
   child.stderr.on('data', (c) => {

@@ -1,16 +1,16 @@
 // One TCP connection on loopback, run by the socket acceleration kernel tests inside a network
-// namespace and a cgroup the test created. It joins the cgroup first (so its sockets are seen by
-// the sock_ops program attached there), connects, reports the tuple, waits for the parent to
+// namespace and a cgroup the test created (the launcher joins the cgroup before entering the
+// namespace, so these sockets are seen by the sock_ops program attached there). It connects,
+// reports the tuple, waits for the parent to
 // inspect the maps, then moves `bytes` random bytes client → server, has the server answer with
 // the sha256 of what it received, and reports the hashes and the namespace's Tcp OutSegs delta.
 import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import readline from 'node:readline';
 
 const cfg = JSON.parse(process.argv[2] ?? '{}');
-writeFileSync(`${cfg.cgroup}/cgroup.procs`, `${process.pid}\n`);
 
 const say = (o) => process.stdout.write(`${JSON.stringify(o)}\n`);
 const input = readline.createInterface({ input: process.stdin });
@@ -37,6 +37,7 @@ say({
   phase: 'connected',
   client: { address: client.localAddress, port: client.localPort },
   server: { address: peer.localAddress, port: peer.localPort },
+  cgroup: readFileSync('/proc/self/cgroup', 'utf8').trim().split('\n').pop(),
 });
 await nextLine();
 
