@@ -83,6 +83,93 @@ describe('MAP_CREATE attr', () => {
   });
 });
 
+describe('encoders as properties', () => {
+  const u32 = fc.nat({ max: 0xffffffff });
+  const ptr = fc.bigInt({ min: 0n, max: (1n << 64n) - 1n });
+
+  it('MAP_CREATE: every field reads back from its offset, nothing else is set', () => {
+    fc.assert(
+      fc.property(fc.tuple(u32, u32, u32, u32, u32, u32, u32, u32, u32), ptr, (f, extra) => {
+        const [
+          mapType,
+          keySize,
+          valueSize,
+          maxEntries,
+          mapFlags,
+          innerMapFd,
+          btfFd,
+          btfKey,
+          btfValue,
+        ] = f;
+        const a = encodeMapCreate({
+          mapType,
+          keySize,
+          valueSize,
+          maxEntries,
+          mapFlags,
+          innerMapFd,
+          btfFd,
+          btfKeyTypeId: btfKey,
+          btfValueTypeId: btfValue,
+          mapExtra: extra,
+        });
+        const v = dv(a);
+        expect([0, 4, 8, 12, 16, 20, 48, 52, 56].map((o) => v.getUint32(o, true))).toEqual(f);
+        expect(v.getBigUint64(64, true)).toBe(extra);
+        expectZeroOutside(a, [
+          [0, 24],
+          [48, 12],
+          [64, 8],
+        ]);
+      }),
+      { numRuns: 200 },
+    );
+  });
+
+  it('PROG_LOAD: pointers and counts read back from their offsets; log_true_size stays zero', () => {
+    fc.assert(
+      fc.property(
+        ptr,
+        ptr,
+        ptr,
+        ptr,
+        ptr,
+        u32,
+        u32,
+        u32,
+        (insns, license, log, func, line, n, fc1, lc) => {
+          const a = encodeProgLoad({
+            progType: 13,
+            insnCnt: n,
+            insns,
+            license,
+            logBuf: log,
+            logLevel: 1,
+            logSize: 4096,
+            funcInfo: func,
+            funcInfoCnt: fc1,
+            funcInfoRecSize: 8,
+            lineInfo: line,
+            lineInfoCnt: lc,
+            lineInfoRecSize: 16,
+          });
+          const v = dv(a);
+          expect([8, 16, 32, 80, 96].map((o) => v.getBigUint64(o, true))).toEqual([
+            insns,
+            license,
+            log,
+            func,
+            line,
+          ]);
+          expect([4, 88, 104].map((o) => v.getUint32(o, true))).toEqual([n, fc1, lc]);
+          expect(v.getUint32(140, true)).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
 describe('element command attrs', () => {
   it('UPDATE passes map_fd @0, key @8, value @16 and flags @24 pointing at the bytes given', () => {
     const k = new FakeKernel();

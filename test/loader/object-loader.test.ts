@@ -199,6 +199,30 @@ describe('loadObject through the fake kernel', () => {
     expect(obj.program('odd').type).toBe(ProgType.SOCK_OPS);
   });
 
+  it('loads only the programs asked for, and refuses names the object does not have', () => {
+    const k = new FakeKernel();
+    using obj = loadObject(SOCKACCEL, {
+      sys: k,
+      pinDir: '/sys/fs/bpf/t',
+      checkSupport: false,
+      programs: ['accel_redir'],
+    });
+    expect([...obj.programs.keys()]).toEqual(['accel_redir']);
+    expect(() =>
+      loadObject(SOCKACCEL, { sys: k, pinDir: '/sys/fs/bpf/t', programs: ['nope'] }),
+    ).toThrow(/no program 'nope' in the object \(programs: accel_sockops, accel_redir\)/);
+  });
+
+  it('200 load/close cycles leave no fd and no native memory behind', () => {
+    const k = new FakeKernel();
+    for (let i = 0; i < 200; i++) {
+      loadObject(SOCKACCEL, { sys: k, pinDir: '/sys/fs/bpf/t' }).close();
+    }
+    expect(k.openFds).toEqual([]);
+    expect(k.liveAllocations).toBe(0);
+    expect([...k.pins.keys()]).toEqual(['/sys/fs/bpf/t/accel_map']);
+  });
+
   it('wraps unreadable objects in ERR_BAD_OBJECT', () => {
     expect(() => loadObject(Uint8Array.of(1, 2, 3), { sys: new FakeKernel() })).toThrow(
       LoaderError,
@@ -212,7 +236,7 @@ describe('loadObject through the fake kernel', () => {
     const k = new FakeKernel();
     k.failNext(BpfCmd.MAP_CREATE, { errno: 22 });
     expect(() => checkObject(SOCKACCEL, { sys: k })).toThrow(
-      /lacks what the object needs: map type SOCKHASH \(18\)\. Use a newer kernel/
+      /lacks what the object needs: map type SOCKHASH \(18\)\. Use a newer kernel/,
     );
     expect(k.openFds).toEqual([]);
   });
