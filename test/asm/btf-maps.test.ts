@@ -6,6 +6,7 @@
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import type { Btf } from '../../src/asm/btf.js';
 import { decodeBtf } from '../../src/asm/btf.js';
 import { BtfBuilder } from '../../src/asm/btf-builder.js';
 import { dumpBtf } from '../../src/asm/btf-dump.js';
@@ -457,5 +458,65 @@ describe('fixupDatasecs', () => {
     const symbols = new Map(layout.maps.map((m) => [m.name, m.offset]));
     expect(fixupDatasecs(bytes, new Map([['.maps', layout.sectionSize]]), symbols)).toEqual(bytes);
     expect(() => fixupDatasecs(bytes, new Map(), new Map())).toThrow(/no ELF symbol/);
+  });
+});
+
+/** A type tree rendered without ids (kinds, names, sizes, offsets, lengths), to compare two BTFs. */
+function shape(btf: Btf, id: number, depth = 0): string {
+  if (id === 0) return 'void';
+  if (depth > 8) return '...';
+  const t = btf.type(id);
+  const sub = (x: number) => shape(btf, x, depth + 1);
+  switch (t.kind) {
+    case 'int':
+      return `int ${t.name}/${t.size}/${t.encoding}`;
+    case 'ptr':
+      return `*${sub(t.type)}`;
+    case 'array':
+      return `${sub(t.type)}[${t.nelems}] by ${sub(t.indexType)}`;
+    case 'typedef':
+      return `${t.name}=${sub(t.type)}`;
+    case 'struct':
+    case 'union':
+      return `${t.kind} ${t.name}/${t.size}{${t.members.map((m) => `${m.name}@${m.bitOffset}:${sub(m.type)}`).join(', ')}}`;
+    case 'var':
+      return `var ${t.name} ${t.linkage} ${sub(t.type)}`;
+    default:
+      return t.kind;
+  }
+}
+
+describe("our map definitions against clang's", () => {
+  it('describe a SOCKHASH exactly like clang does for the same C definition (maps.c sock_ops_map)', () => {
+    const clang = decodeBtf(readFixtureElf(join(FIXTURES, 'btf', 'maps.o')).section('.BTF'));
+    const u32t: BtfTypeSpec = {
+      kind: 'typedef',
+      name: 'u32',
+      target: { kind: 'int', name: 'unsigned int', size: 4, signed: false },
+    };
+    const u8: BtfTypeSpec = { kind: 'int', name: 'unsigned char', size: 1, signed: false };
+    const u16: BtfTypeSpec = { kind: 'int', name: 'unsigned short', size: 2, signed: false };
+    const key: BtfTypeSpec = {
+      kind: 'struct',
+      name: 'sock_key',
+      size: 20,
+      members: [
+        { name: 'sip4', type: u32t, bitOffset: 0 },
+        { name: 'dip4', type: u32t, bitOffset: 32 },
+        { name: 'family', type: u8, bitOffset: 64 },
+        { name: 'pad1', type: u8, bitOffset: 72 },
+        { name: 'pad2', type: u16, bitOffset: 80 },
+        { name: 'sport', type: u32t, bitOffset: 96 },
+        { name: 'dport', type: u32t, bitOffset: 128 },
+      ],
+    };
+    const b = new BtfBuilder();
+    const layout = encodeMapDefinitions(b, [{ ...SOCKHASH, key }]);
+    const ours = decodeBtf(b.encode());
+    const expected = shape(clang, clang.findByName('sock_ops_map', 'var')!);
+    expect(expected).toContain(
+      'pinning@256:*int int/4/signed[1] by int __ARRAY_SIZE_TYPE__/4/none',
+    );
+    expect(shape(ours, layout.maps[0]!.varId)).toBe(expected);
   });
 });
