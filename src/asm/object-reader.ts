@@ -9,17 +9,22 @@
  * well-formed ELF with bad eBPF content; both carry the file byte offset where it is known.
  */
 import { type Btf, decodeBtf } from './btf.js';
-import {
-  type BtfExt,
-  BtfExtError,
-  decodeBtfExt,
-  describeLineInfo,
-  programBtfExt,
-} from './btf-ext.js';
+import { type BtfExt, BtfExtError, decodeBtfExt, describeLineInfo } from './btf-ext.js';
 import { MAPS_SECTION, type MapDefinition, parseMapDefinitions } from './btf-maps.js';
 import { BtfError } from './btf-types.js';
 import { decodeInsnSlots } from './decode.js';
-import { type ElfSymbol, EM_BPF, EM_NONE, ET_REL, SHF, SHN, SHT, STB, STT } from './elf.js';
+import {
+  type ElfRelocation,
+  type ElfSymbol,
+  EM_BPF,
+  EM_NONE,
+  ET_REL,
+  SHF,
+  SHN,
+  SHT,
+  STB,
+  STT,
+} from './elf.js';
 import { type ElfFile, type ElfSection, findSection, readElf } from './elf-reader.js';
 import type { Insn } from './insn.js';
 import { InsnDecodeError } from './insn-errors.js';
@@ -239,12 +244,30 @@ function readMaps(elf: ElfFile, btf: Btf | undefined): MapDefinition[] {
   }
 }
 
-/** Functions of one executable section, checked to be 8-aligned and inside it, sorted by offset. */
-function functionSymbols(elf: ElfFile, section: ElfSection): ElfSymbol[] {
+/** An STT_FUNC symbol with the file offset of its symbol-table entry. */
+interface FunctionSymbol {
+  readonly symbol: ElfSymbol;
+  readonly at: number;
+}
+
+/**
+ * STT_FUNC symbols of executable PROGBITS sections, grouped by section (one pass over the symbol
+ * table), each checked to be a non-empty multiple of 8 bytes inside its section, sorted by offset.
+ */
+function functionsBySection(elf: ElfFile): Map<number, FunctionSymbol[]> {
   const symtab = elf.sections[elf.symtabIndex];
-  const functions: ElfSymbol[] = [];
+  const grouped = new Map<number, FunctionSymbol[]>();
   elf.symbols.forEach((symbol, i) => {
-    if (symbol.sectionIndex !== section.index || symbol.type !== STT.FUNC) return;
+    if (symbol.type !== STT.FUNC || symbol.sectionIndex >= SHN.LORESERVE) return;
+    const section = elf.sections[symbol.sectionIndex];
+    if (
+      !section ||
+      section.type !== SHT.PROGBITS ||
+      (section.flags & SHF.EXECINSTR) === 0 ||
+      section.size === 0
+    ) {
+      return;
+    }
     const at = (symtab?.offset ?? 0) + i * 24;
     if (
       symbol.value % 8 !== 0 ||
@@ -259,38 +282,66 @@ function functionSymbols(elf: ElfFile, section: ElfSection): ElfSymbol[] {
           `expected a non-empty multiple of 8 bytes inside the ${section.size}-byte section`,
       );
     }
-    functions.push(symbol);
+    const list = grouped.get(section.index) ?? [];
+    list.push({ symbol, at });
+    grouped.set(section.index, list);
   });
-  return functions.sort((a, b) => a.value - b.value);
+  for (const list of grouped.values()) list.sort((a, b) => a.symbol.value - b.symbol.value);
+  return grouped;
+}
+
+/** A relocation of a program section with the file offset of its Elf64_Rel entry. */
+interface SectionRelocation {
+  readonly relocation: ElfRelocation;
+  readonly at: number;
+}
+
+/** Relocations of every section, grouped by target section and sorted by r_offset. */
+function relocationsByTarget(elf: ElfFile): Map<number, SectionRelocation[]> {
+  const grouped = new Map<number, SectionRelocation[]>();
+  for (const rel of elf.relocationSections) {
+    const base = elf.sections[rel.section]?.offset ?? 0;
+    const list = grouped.get(rel.target) ?? [];
+    for (const [k, relocation] of rel.relocations.entries()) {
+      list.push({ relocation, at: base + k * 16 });
+    }
+    grouped.set(rel.target, list);
+  }
+  for (const list of grouped.values())
+    list.sort((a, b) => a.relocation.offset - b.relocation.offset);
+  return grouped;
+}
+
+/** Index of the first element whose key is >= `value` in an array sorted by key. */
+function lowerBound<T>(items: readonly T[], key: (item: T) => number, value: number): number {
+  let low = 0;
+  let high = items.length;
+  while (low < high) {
+    const mid = (low + high) >> 1;
+    if (key(items[mid] as T) < value) low = mid + 1;
+    else high = mid;
+  }
+  return low;
 }
 
 /** Index of the instruction starting at byte `offset` of the program, or undefined. */
 function insnAt(slots: readonly number[], offset: number): number | undefined {
   if (offset % 8 !== 0) return undefined;
-  const slot = offset / 8;
-  let low = 0;
-  let high = slots.length - 1;
-  while (low <= high) {
-    const mid = (low + high) >> 1;
-    const value = slots[mid] ?? 0;
-    if (value === slot) return mid;
-    if (value < slot) low = mid + 1;
-    else high = mid - 1;
-  }
-  return undefined;
+  const index = lowerBound(slots, (slot) => slot, offset / 8);
+  return slots[index] === offset / 8 ? index : undefined;
 }
 
 function resolveTarget(
   elf: ElfFile,
   symbol: ElfSymbol,
-  maps: readonly MapDefinition[],
+  mapsByOffset: ReadonlyMap<number, MapDefinition>,
   fileAt: number,
 ): RelocationTarget {
   const section =
     symbol.sectionIndex < SHN.LORESERVE ? elf.sections[symbol.sectionIndex] : undefined;
   if (section && section.index !== 0 && section.name === MAPS_SECTION) {
     // libbpf picks the map by (section, st_value); every map has its own OBJECT symbol.
-    const map = maps.find((m) => m.offset === symbol.value);
+    const map = mapsByOffset.get(symbol.value);
     if (!map) {
       throw new ObjectFormatError(
         'OBJECT_BAD_RELOCATION',
@@ -308,105 +359,131 @@ function resolveTarget(
   };
 }
 
-function readProgram(
-  elf: ElfFile,
-  section: ElfSection,
-  symbol: ElfSymbol,
-  maps: readonly MapDefinition[],
-  btf: Btf | undefined,
-  btfExt: BtfExt | undefined,
-): ObjectProgram {
+/** A program being assembled: its code decoded, relocations and BTF.ext records still to come. */
+interface ProgramDraft {
+  readonly symbol: ElfSymbol;
+  readonly section: ElfSection;
+  readonly bytes: Uint8Array;
+  readonly insns: Insn[];
+  readonly slots: number[];
+  readonly relocations: ProgramRelocation[];
+  readonly funcInfo: ProgramFuncInfo[];
+  readonly lineInfo: ProgramLineInfo[];
+}
+
+function decodeProgram(section: ElfSection, symbol: ElfSymbol): ProgramDraft {
   const bytes = section.data.subarray(symbol.value, symbol.value + symbol.size);
-  let insns: Insn[];
-  let slots: number[];
   try {
-    ({ insns, slots } = decodeInsnSlots(bytes, { baseOffset: section.offset + symbol.value }));
+    const { insns, slots } = decodeInsnSlots(bytes, { baseOffset: section.offset + symbol.value });
+    return { symbol, section, bytes, insns, slots, relocations: [], funcInfo: [], lineInfo: [] };
   } catch (error) {
     if (error instanceof InsnDecodeError) {
       throw new ObjectFormatError(
         'OBJECT_BAD_INSNS',
         error.offset,
         `program ${symbol.name} in ${section.name}: ${error.message}`,
-        {
-          cause: error,
-        },
+        { cause: error },
       );
     }
     throw error;
   }
+}
 
-  const relocations: ProgramRelocation[] = [];
-  for (const rel of elf.relocationSections) {
-    if (rel.target !== section.index) continue;
-    const relSection = elf.sections[rel.section];
-    rel.relocations.forEach((r, k) => {
-      if (r.offset < symbol.value || r.offset >= symbol.value + symbol.size) return;
-      const fileAt = (relSection?.offset ?? 0) + k * 16;
-      const offset = r.offset - symbol.value;
-      const insn = insnAt(slots, offset);
-      if (insn === undefined) {
-        throw new ObjectFormatError(
-          'OBJECT_BAD_RELOCATION',
-          fileAt,
-          `relocation at ${section.name}+0x${r.offset.toString(16)} does not start an instruction of program ${symbol.name}`,
-        );
-      }
-      const target = elf.symbols[r.symbol];
-      if (!target) return;
-      relocations.push({
-        insn,
-        offset,
-        type: r.type,
-        target: resolveTarget(elf, target, maps, fileAt),
-      });
+/** Adds to `draft` the relocations of its section that fall inside it (`sorted` by r_offset). */
+function addRelocations(
+  elf: ElfFile,
+  draft: ProgramDraft,
+  sorted: readonly SectionRelocation[],
+  mapsByOffset: ReadonlyMap<number, MapDefinition>,
+): void {
+  const { symbol, section } = draft;
+  const end = symbol.value + symbol.size;
+  for (
+    let k = lowerBound(sorted, (r) => r.relocation.offset, symbol.value);
+    k < sorted.length;
+    k++
+  ) {
+    const { relocation, at } = sorted[k] as SectionRelocation;
+    if (relocation.offset >= end) break;
+    const offset = relocation.offset - symbol.value;
+    const insn = insnAt(draft.slots, offset);
+    if (insn === undefined) {
+      throw new ObjectFormatError(
+        'OBJECT_BAD_RELOCATION',
+        at,
+        `relocation at ${section.name}+0x${relocation.offset.toString(16)} does not start an instruction of program ${symbol.name}`,
+      );
+    }
+    const target = elf.symbols[relocation.symbol];
+    if (!target) continue;
+    draft.relocations.push({
+      insn,
+      offset,
+      type: relocation.type,
+      target: resolveTarget(elf, target, mapsByOffset, at),
     });
   }
-  relocations.sort((a, b) => a.offset - b.offset);
+}
 
-  const funcInfo: ProgramFuncInfo[] = [];
-  const lineInfo: ProgramLineInfo[] = [];
-  if (btf && btfExt) {
-    const extSection = findSection(elf, '.BTF.ext');
-    try {
-      const ext = programBtfExt(btfExt, btf, section.name, symbol.value, symbol.size);
-      const toInsn = (slot: number, what: string): number => {
-        const insn = insnAt(slots, slot * 8);
-        if (insn === undefined) {
-          throw new ObjectFormatError(
-            'OBJECT_BAD_BTF_EXT',
-            extSection?.offset,
-            `${what} of program ${symbol.name} points at slot ${slot}, the second half of an ld_imm64`,
-          );
-        }
-        return insn;
-      };
-      for (const record of ext.funcInfo) {
-        const func = btf.types[record.typeId - 1];
-        funcInfo.push({
-          insn: toInsn(record.insnOff, 'func_info'),
+/**
+ * Hands every func_info/line_info record to the program it falls in (the one starting last at or
+ * before its offset, as libbpf assigns records by program range), converting section byte offsets
+ * to instruction indexes. Records of sections without programs are skipped, as libbpf does.
+ */
+function addBtfExt(
+  elf: ElfFile,
+  btf: Btf,
+  ext: BtfExt,
+  draftsBySection: ReadonlyMap<string, readonly ProgramDraft[]>,
+): void {
+  const extAt = findSection(elf, '.BTF.ext')?.offset;
+  const place = (sectionName: string, insnOff: number, what: string) => {
+    const drafts = draftsBySection.get(sectionName);
+    if (!drafts) return undefined;
+    const index = lowerBound(drafts, (d) => d.symbol.value, insnOff + 1) - 1;
+    const draft = drafts[index];
+    if (!draft || insnOff >= draft.symbol.value + draft.symbol.size) return undefined;
+    const insn = insnAt(draft.slots, insnOff - draft.symbol.value);
+    if (insn === undefined) {
+      throw new ObjectFormatError(
+        'OBJECT_BAD_BTF_EXT',
+        extAt,
+        `.BTF.ext ${what} at ${sectionName}+0x${insnOff.toString(16)} does not start an instruction of program ${draft.symbol.name}`,
+      );
+    }
+    return { draft, insn };
+  };
+  try {
+    for (const sec of ext.funcInfo.sections) {
+      const sectionName = btf.str(sec.secNameOff);
+      for (const record of sec.records) {
+        const placed = place(sectionName, record.insnOff, 'func_info');
+        placed?.draft.funcInfo.push({
+          insn: placed.insn,
           typeId: record.typeId,
-          name: func?.name ?? '',
+          name: btf.type(record.typeId).name,
         });
       }
-      for (const record of ext.lineInfo) {
-        const position = describeLineInfo(btf, record);
-        lineInfo.push({ insn: toInsn(record.insnOff, 'line_info'), ...position });
-      }
-    } catch (error) {
-      if (error instanceof BtfExtError || error instanceof BtfError) {
-        throw new ObjectFormatError(
-          'OBJECT_BAD_BTF_EXT',
-          extSection?.offset,
-          `.BTF.ext of program ${symbol.name}: ${error.message}`,
-          {
-            cause: error,
-          },
-        );
-      }
-      throw error;
     }
+    for (const sec of ext.lineInfo.sections) {
+      const sectionName = btf.str(sec.secNameOff);
+      for (const record of sec.records) {
+        const placed = place(sectionName, record.insnOff, 'line_info');
+        placed?.draft.lineInfo.push({ insn: placed.insn, ...describeLineInfo(btf, record) });
+      }
+    }
+  } catch (error) {
+    if (error instanceof BtfError) {
+      throw new ObjectFormatError('OBJECT_BAD_BTF_EXT', extAt, `.BTF.ext: ${error.message}`, {
+        cause: error,
+      });
+    }
+    throw error;
   }
+}
 
+function finishProgram(draft: ProgramDraft): ObjectProgram {
+  const { symbol, section } = draft;
   return {
     name: symbol.name,
     section: section.name,
@@ -414,12 +491,12 @@ function readProgram(
     offset: symbol.value,
     size: symbol.size,
     subprogram: symbol.bind === STB.LOCAL || section.name === '.text',
-    bytes,
-    insns,
-    slots,
-    relocations,
-    funcInfo,
-    lineInfo,
+    bytes: draft.bytes,
+    insns: draft.insns,
+    slots: draft.slots,
+    relocations: draft.relocations,
+    funcInfo: draft.funcInfo,
+    lineInfo: draft.lineInfo,
   };
 }
 
@@ -446,17 +523,28 @@ export function readObject(bytes: Uint8Array): BpfObjectFile {
   const btf = readBtf(elf);
   const btfExt = readBtfExt(elf, btf);
   const maps = readMaps(elf, btf);
-  const programs: ObjectProgram[] = [];
-  for (const section of elf.sections) {
-    if (
-      section.type !== SHT.PROGBITS ||
-      (section.flags & SHF.EXECINSTR) === 0 ||
-      section.size === 0
-    )
-      continue;
-    for (const symbol of functionSymbols(elf, section)) {
-      programs.push(readProgram(elf, section, symbol, maps, btf, btfExt));
+  const mapsByOffset = new Map(maps.map((m) => [m.offset, m] as const));
+  const functions = functionsBySection(elf);
+  const relocations = relocationsByTarget(elf);
+  const drafts: ProgramDraft[] = [];
+  const draftsBySection = new Map<string, ProgramDraft[]>();
+  for (const [sectionIndex, symbols] of [...functions].sort((a, b) => a[0] - b[0])) {
+    const section = elf.sections[sectionIndex] as ElfSection;
+    const inSection = symbols.map(({ symbol }) => decodeProgram(section, symbol));
+    for (const draft of inSection) {
+      addRelocations(elf, draft, relocations.get(sectionIndex) ?? [], mapsByOffset);
     }
+    drafts.push(...inSection);
+    // Section names are unique in practice; a duplicate name keeps the first section, like libbpf.
+    if (!draftsBySection.has(section.name)) draftsBySection.set(section.name, inSection);
   }
-  return { elf, license: readLicense(elf), programs, maps, btf, btfExt };
+  if (btf && btfExt) addBtfExt(elf, btf, btfExt, draftsBySection);
+  return {
+    elf,
+    license: readLicense(elf),
+    programs: drafts.map(finishProgram),
+    maps,
+    btf,
+    btfExt,
+  };
 }
