@@ -279,3 +279,19 @@ describe('stack reads an unprivileged loader may not make', () => {
     expect(one('invalid write to stack R10 off=-16 size=8')?.kind).toBe('stack-out-of-bounds');
   });
 });
+
+describe('ctx hints name the field the program got wrong', () => {
+  const ctx = (line: string, insn: string, ctxKind: 'sock_ops' | 'sk_msg') =>
+    diagnoseVerifierLog(parseVerifierLog(`0: R1=ctx() R10=fp0\n${insn}\n${line}\n`), { ctxKind });
+
+  it('shows loadPort for a port read with the wrong width, load for other fields', () => {
+    expect(
+      ctx('invalid bpf_context access off=60 size=2', '0: (69) r2 = *(u16 *)(r1 +60)', 'sk_msg')
+        ?.hint,
+    ).toContain("`b.ctx.loadPort(r2, 'remote_port', 'network')`");
+    expect(
+      ctx('invalid bpf_context access off=24 size=8', '0: (79) r1 = *(u64 *)(r1 +24)', 'sock_ops')
+        ?.hint,
+    ).toContain("`b.ctx.load(r2, 'remote_ip4')`");
+  });
+});

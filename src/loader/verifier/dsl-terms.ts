@@ -7,8 +7,11 @@
 import { match } from 'ts-pattern';
 import type { VerifierErrorKind } from './hints.js';
 
-/** The hint for an error kind and the variant of its kernel message. */
-export function dslHint(kind: VerifierErrorKind, variant: string): string {
+/**
+ * The hint for an error kind and the variant of its kernel message; `field` names the context
+ * field of a ctx-access error when it is known, so the hint can show the exact DSL call.
+ */
+export function dslHint(kind: VerifierErrorKind, variant: string, field?: string): string {
   return match(kind)
     .with(
       'nullable-pointer',
@@ -45,11 +48,15 @@ export function dslHint(kind: VerifierErrorKind, variant: string): string {
             "store only writable fields: `b.ctx.store('reply', r)` or `sk_txhash` in sock_ops, nothing " +
             'in sk_msg; keep other values in a register or a `b.stack(…)` object',
         )
-        .with(
-          'width',
-          () =>
-            "read ctx fields by name: `b.ctx.load(r2, 'remote_ip4')` (and `b.ctx.loadPort` for ports) " +
-            'emits the width the verifier accepts, unlike a raw `b.ldx` of another size',
+        .with('width', () =>
+          field === undefined
+            ? "read ctx fields by name: `b.ctx.load(r2, 'remote_ip4')` (and `b.ctx.loadPort` for ports) " +
+              'emits the width the verifier accepts, unlike a raw `b.ldx` of another size'
+            : /_port$/.test(field)
+              ? `read the port by name: \`b.ctx.loadPort(r2, '${field}', 'network')\` loads all 4 bytes ` +
+                'and gives the port in the byte order you ask for, unlike a raw `b.ldx` of another size'
+              : `read the field by name: \`b.ctx.load(r2, '${field}')\` emits the width the verifier ` +
+                'accepts, unlike a raw `b.ldx` of another size',
         )
         .with(
           'beyond-end',

@@ -371,7 +371,7 @@ export function diagnoseVerifierLog(
         explanation:
           known?.text ??
           `${sizedArticle(size)}-byte ${write ? 'write' : 'read'} at context offset ${offset} is not allowed for this program type`,
-        hint: dslHint('ctx-access', known?.problem ?? 'fixed'),
+        hint: dslHint('ctx-access', known?.problem ?? 'fixed', known?.field?.name),
       };
     })
     .with('too-complex', (): VerifierDiagnosis => {
