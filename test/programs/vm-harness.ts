@@ -30,13 +30,15 @@ import {
   LpmTrieMap,
   PerCpuArrayMap,
   type RunResult,
+  remotePortField,
   runProgram,
   SK_MSG_MD_SIZE,
   SkMsgOffset,
+  SOCK_OPS_SIZE,
   SockHashMap,
   SockOpsOffset,
-  skMsgContext,
-  sockOpsContext,
+  skMsgAccess,
+  sockOpsAccess,
   type VmContext,
   type VmMap,
 } from '../../src/vm/index.js';
@@ -44,7 +46,12 @@ import {
 const text = (ip: Uint8Array) => (ip.length === 4 ? formatIp4(ip) : formatIp6(ip));
 const cidrText = (c: Cidr) => `${text(c.ip)}/${c.bits}`;
 
-/** The vm context of a socket view: the vm's builder for the connection, then the raw fields. */
+/**
+ * The vm context of a socket view. The bytes are laid out here (with the vm's offsets and its
+ * remote_port encoding) rather than through the vm's text-address builders: the views carry raw
+ * fields — any family number, leftover IPv4 fields of native IPv6 sockets — and property tests
+ * build hundreds of thousands of contexts.
+ */
 function contextOf(
   kind: 'sock_ops' | 'sk_msg',
   id: number,
@@ -52,27 +59,44 @@ function contextOf(
   op: number,
   size: number,
 ): VmContext {
-  const v6 = view.family !== 2;
-  const conn = {
-    family: v6 ? ('ipv6' as const) : ('ipv4' as const),
-    localAddress: v6 ? formatIp6(view.localIp6) : formatIp4(view.localIp4),
-    remoteAddress: v6 ? formatIp6(view.remoteIp6) : formatIp4(view.remoteIp4),
-    localPort: view.localPort,
-    remotePort: view.remotePort,
-    netnsCookie: view.netnsCookie,
-    socket: { id, cookie: BigInt(0x1000 + id) },
-  };
-  const ctx = kind === 'sock_ops' ? sockOpsContext(conn, op) : skMsgContext(conn, size);
-  // Patch what the view says verbatim: any family number, leftover IPv4 fields of IPv6 sockets.
-  const bytes = ctx.bytes.slice();
-  const at = kind === 'sock_ops' ? SockOpsOffset : SkMsgOffset;
-  new DataView(bytes.buffer).setUint32(at.family, view.family, true);
+  const sockOps = kind === 'sock_ops';
+  const at = sockOps ? SockOpsOffset : SkMsgOffset;
+  const bytes = new Uint8Array(sockOps ? SOCK_OPS_SIZE : SK_MSG_MD_SIZE);
+  const dv = new DataView(bytes.buffer);
+  dv.setUint32(at.family, view.family, true);
   bytes.set(view.remoteIp4, at.remote_ip4);
   bytes.set(view.localIp4, at.local_ip4);
   bytes.set(view.remoteIp6, at.remote_ip6);
   bytes.set(view.localIp6, at.local_ip6);
-  if (kind === 'sk_msg' && bytes.length !== SK_MSG_MD_SIZE) throw new Error('sk_msg ctx size');
-  return { ...ctx, bytes };
+  dv.setUint32(at.remote_port, remotePortField(view.remotePort), true);
+  dv.setUint32(at.local_port, view.localPort, true);
+  const socket = { id, cookie: BigInt(0x1000 + id) };
+  if (sockOps) {
+    dv.setUint32(SockOpsOffset.op, op >>> 0, true);
+    dv.setUint32(SockOpsOffset.is_fullsock, 1, true);
+    dv.setUint32(SockOpsOffset.state, 1, true); // TCP_ESTABLISHED
+    return {
+      programType: 'sock_ops',
+      bytes,
+      check: sockOpsAccess,
+      pointers: [],
+      socket,
+      netnsCookie: view.netnsCookie,
+    };
+  }
+  dv.setUint32(SkMsgOffset.size, size, true);
+  return {
+    programType: 'sk_msg',
+    bytes,
+    check: skMsgAccess,
+    pointers: [
+      { off: SkMsgOffset.data, to: 'packet' },
+      { off: SkMsgOffset.data_end, to: 'packet_end' },
+    ],
+    socket,
+    netnsCookie: view.netnsCookie,
+    packet: new Uint8Array(size),
+  };
 }
 
 /** What one sock_ops run did. */
