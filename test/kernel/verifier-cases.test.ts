@@ -13,9 +13,17 @@ import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, expect, it } from 'vitest';
 import { verifyObject } from '../../src/cli/verify.js';
+import { decodeProgLoadLogTrueSize, encodeProgLoad } from '../../src/loader/attr.js';
+import { BpfCmd } from '../../src/loader/constants.js';
 import { VerifierError } from '../../src/loader/errors.js';
 import { loadObject } from '../../src/loader/object-loader.js';
-import { explainVerifierError, type VerifierErrorKind } from '../../src/loader/verifier/index.js';
+import { allocCopy, systemSyscall } from '../../src/loader/syscall.js';
+import {
+  explainVerifierError,
+  explainVerifierLog,
+  parseVerifierLog,
+  type VerifierErrorKind,
+} from '../../src/loader/verifier/index.js';
 import { MARKER, type VerifierCase } from '../verifier-cases/case.js';
 import { VERIFIER_CASES } from '../verifier-cases/index.js';
 import { describeKernel } from './support.js';
@@ -210,5 +218,84 @@ describeKernel('verifier cases: broken clang -g programs explained at their C li
       expect(r.stats?.processedInsns).toBeGreaterThan(0);
       expect(r.stats?.verificationTimeUsec).toBeGreaterThan(0);
     }
+  });
+});
+
+describeKernel('verifier logs the kernel rotated', () => {
+  /** One raw instruction slot. */
+  const slot = (op: number, dst: number, src: number, off: number, imm: number) => {
+    const b = new Uint8Array(8);
+    const v = new DataView(b.buffer);
+    b[0] = op;
+    b[1] = (src << 4) | dst;
+    v.setInt16(2, off, true);
+    v.setInt32(4, imm, true);
+    return b;
+  };
+  // A socket filter counting r1 to 3000 (each iteration logged), then reading through unset r2.
+  const insns = [
+    slot(0xb7, 1, 0, 0, 0), // 0: r1 = 0
+    slot(0x07, 1, 0, 0, 1), // 1: r1 += 1
+    slot(0xa5, 1, 0, -2, 3000), // 2: if r1 < 3000 goto 1
+    slot(0x79, 0, 2, 0, 0), // 3: r0 = *(u64 *)(r2 + 0)
+    slot(0x95, 0, 0, 0, 0), // 4: exit
+  ];
+
+  /** BPF_PROG_LOAD at log level 1|4 with a log buffer of `logSize` bytes; returns errno and log. */
+  function load(logSize: number): { errno: number; log: string; trueSize: number } {
+    const sys = systemSyscall();
+    const code = allocCopy(sys, new Uint8Array(insns.flatMap((s) => [...s])));
+    const license = allocCopy(sys, new TextEncoder().encode('GPL\0'));
+    const log = sys.alloc(logSize);
+    try {
+      const attr = encodeProgLoad({
+        progType: 1,
+        insnCnt: insns.length,
+        insns: code.address,
+        license: license.address,
+        logLevel: 5,
+        logSize,
+        logBuf: log.address,
+        name: 'rotated',
+      });
+      const ret = sys.bpf(BpfCmd.PROG_LOAD, attr);
+      if (ret >= 0) sys.close(ret);
+      const end = log.bytes.indexOf(0);
+      return {
+        errno: ret < 0 ? -ret : 0,
+        log: Buffer.from(log.bytes.subarray(0, end < 0 ? log.bytes.length : end)).toString('utf8'),
+        trueSize: decodeProgLoadLogTrueSize(attr),
+      };
+    } finally {
+      sys.free(code);
+      sys.free(license);
+      sys.free(log);
+    }
+  }
+
+  it('a 4 KiB rotating buffer keeps the tail: error, failing instruction and stats still come out', () => {
+    const whole = load(4 << 20);
+    expect(whole.errno).toBe(13);
+    const full = parseVerifierLog(whole.log);
+    expect(full.errorLines).toEqual(['R2 !read_ok']);
+    expect(whole.log.length).toBeGreaterThan(100_000);
+
+    const rotated = load(4096);
+    expect(rotated.errno).toBe(28); // ENOSPC: the log did not fit
+    expect(rotated.trueSize).toBe(whole.log.length + 1);
+    // The kernel kept the tail (apart from the time the verification took, which varies).
+    const untimed = (log: string) => log.replace(/^verification time \d+ usec$/m, '');
+    expect(untimed(whole.log).endsWith(untimed(rotated.log))).toBe(true);
+    const tail = parseVerifierLog(rotated.log, { headTruncated: true });
+    expect(tail.errorLines).toEqual(full.errorLines);
+    expect(tail.failingInsn?.index).toBe(3);
+    const { verificationTimeUsec: tailTime, ...tailStats } = tail.stats;
+    const { verificationTimeUsec: fullTime, ...fullStats } = full.stats;
+    expect(tailStats).toEqual(fullStats);
+    expect(tailTime).toBeGreaterThan(0);
+    expect(fullTime).toBeGreaterThan(0);
+    expect(explainVerifierLog(rotated.log, { headTruncated: true }).diagnosis?.kind).toBe(
+      'uninitialized-register',
+    );
   });
 });
