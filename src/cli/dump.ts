@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { formatListing, type ListingSection, type ListingSymbolType } from '../asm/disasm.js';
 import { SHF, STT } from '../asm/elf.js';
-import { ElfFormatError } from '../asm/elf-reader.js';
+import { type ElfFile, ElfFormatError, readElf } from '../asm/elf-reader.js';
 import {
   type BpfObjectFile,
   ObjectFormatError,
@@ -50,9 +50,8 @@ function listingSymbolType(type: number): ListingSymbolType {
   }
 }
 
-/** The executable sections of `object` as disasm.ts lists them, in section-header order. */
-function listingSections(object: BpfObjectFile): ListingSection[] {
-  const { elf } = object;
+/** The executable sections of `elf` as disasm.ts lists them, in section-header order. */
+function listingSections(elf: ElfFile): ListingSection[] {
   return elf.sections
     .filter((section) => (section.flags & SHF.EXECINSTR) !== 0)
     .map((section) => {
@@ -119,11 +118,17 @@ function interleaveSource(
   return out.join('\n');
 }
 
-/** The dump text of an object's bytes (throws ElfFormatError/ObjectFormatError for bad input). */
+/**
+ * The dump text of an object's bytes. Like llvm-objdump, the plain listing needs only a sound ELF
+ * container (undecodable instructions print as `<unknown>`, BTF is not read), so broken programs
+ * can still be inspected; `source` needs the whole object (ObjectFormatError when it is invalid).
+ * Throws ElfFormatError for a bad container.
+ */
 export function formatDump(bytes: Uint8Array, options: DumpOptions): string {
-  const object = readObject(bytes);
-  const listing = formatListing({ fileName: options.fileName, sections: listingSections(object) });
-  return options.source ? interleaveSource(listing, sourceAnnotations(object)) : listing;
+  const elf = readElf(bytes);
+  const annotations = options.source ? sourceAnnotations(readObject(bytes)) : undefined;
+  const listing = formatListing({ fileName: options.fileName, sections: listingSections(elf) });
+  return annotations ? interleaveSource(listing, annotations) : listing;
 }
 
 /** One line saying why reading `file` failed. */

@@ -112,7 +112,7 @@ describe('tsbpf dump', () => {
     );
   });
 
-  it('reports a missing file, a non-object and bad instructions as one line with exit code 1', async () => {
+  it('reports a missing file, a non-object and (with --source) bad instructions as one line with exit code 1', async () => {
     const missing = await run(['dump', join(scratch, 'nope.o')]);
     expect(missing).toMatchObject({ code: 1, stdout: '' });
     expect(missing.stderr).toBe(`tsbpf dump: ${join(scratch, 'nope.o')}: no such file\n`);
@@ -130,10 +130,15 @@ describe('tsbpf dump', () => {
     const sockopsAt = bytes.indexOf(0xbf); // first instruction: r6 = r1
     bytes[sockopsAt] = 0xff;
     writeFileSync(badInsn, bytes);
-    const decoded = await run(['dump', badInsn]);
+    const decoded = await run(['dump', badInsn, '--source']);
     expect(decoded.code).toBe(1);
     expect(decoded.stderr.split('\n')).toHaveLength(2);
     expect(decoded.stderr).toContain('program bpf_sockops in sockops');
+    // Without --source the listing needs no valid program: like llvm-objdump it prints <unknown>.
+    const listed = await run(['dump', badInsn]);
+    expect(listed).toMatchObject({ code: 0, stderr: '' });
+    expect(listed.stdout).toBe(llvmObjdump(['-d', '-r', badInsn], scratch));
+    expect(listed.stdout).toContain('<unknown>');
   });
 
   it('exits 2 with usage for missing or extra arguments and unknown options or commands', async () => {
