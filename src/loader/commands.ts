@@ -206,6 +206,20 @@ export function progInfo(sys: BpfSyscall, progFd: number): ProgInfo & { mapIds: 
   });
 }
 
+/**
+ * Whether `fd` is a program: OBJ_GET_INFO_BY_FD answers for any bpf object, in the struct of the
+ * object's kind, and writes back how many bytes that struct has. `bpf_prog_info` has been over
+ * 160 bytes for years (232 on 6.18) while map, BTF and link info are at most 104, so the length
+ * tells the kind without a second system call.
+ */
+export function isProgramFd(sys: BpfSyscall, fd: number): boolean {
+  return withMemory(sys, [PROG_INFO_SIZE], ([info]) => {
+    const attr = encodeInfoByFd(fd, PROG_INFO_SIZE, info!.address);
+    bpfCall(sys, 'OBJ_GET_INFO_BY_FD', attr);
+    return decodeInfoLen(attr) > 160;
+  });
+}
+
 /** BPF_PROG_GET_FD_BY_ID: a new fd for the loaded program `id`. */
 export function progGetFdById(sys: BpfSyscall, id: number): number {
   return bpfCall(sys, 'PROG_GET_FD_BY_ID', encodeId(id), { name: `id ${id}` });

@@ -6,7 +6,9 @@
  */
 import type { ProgInfo } from './attr.js';
 import {
+  isProgramFd,
   linkDetach,
+  objGet,
   objPin,
   progDetach,
   progInfo,
@@ -125,6 +127,25 @@ export class BpfProgram implements Disposable {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/**
+ * Opens the program pinned at `path` (BPF_OBJ_GET), with its name and type read from the kernel,
+ * e.g. to attach or detach a program a previous run pinned. Throws a clear error if the pin is
+ * missing or is not a program.
+ */
+export function openPinnedProgram(sys: BpfSyscall, path: string): BpfProgram {
+  const fd = objGet(sys, path);
+  try {
+    if (!isProgramFd(sys, fd)) {
+      throw new LoaderError('ERR_BAD_ARGUMENT', `${path} is pinned but is not a program`);
+    }
+    const info = progInfo(sys, fd);
+    return new BpfProgram(sys, fd, { name: info.name, type: info.type });
+  } catch (err) {
+    sys.close(fd);
+    throw err;
   }
 }
 

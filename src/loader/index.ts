@@ -33,6 +33,7 @@ export {
   btfLoad,
   getNextId,
   INITIAL_LOG_SIZE,
+  isProgramFd,
   linkCreate,
   linkDetach,
   MAX_LOG_SIZE,
@@ -93,7 +94,14 @@ export {
 } from './errors.js';
 
 // Owned resources.
-export { type AttachmentKind, BpfLink, BpfProgram, Fd, LoadedObject } from './fd.js';
+export {
+  type AttachmentKind,
+  BpfLink,
+  BpfProgram,
+  Fd,
+  LoadedObject,
+  openPinnedProgram,
+} from './fd.js';
 
 // Filesystems and pinning.
 export {

@@ -11,6 +11,7 @@ import { SkMsg, SockOps } from '../../src/loader/attach.js';
 import { getNextId, mapGetFdById, progGetFdById, progInfo } from '../../src/loader/commands.js';
 import { AttachType, ProgType } from '../../src/loader/constants.js';
 import { BpfError, LoaderError } from '../../src/loader/errors.js';
+import { openPinnedProgram } from '../../src/loader/fd.js';
 import { ensureBpffs, ensureCgroup2, mountsOf, openCgroup } from '../../src/loader/fs.js';
 import { loadObject } from '../../src/loader/object-loader.js';
 import { featureProbes } from '../../src/loader/probes.js';
@@ -129,6 +130,15 @@ describeKernel('loader: attach modes, cleanup and leaks', () => {
     const ids = [sockops.info().id, redir.info().id];
     const mapId = obj.map('accel_map').info().id;
     sockops.pin(join(pinDir, 'accel_sockops'));
+    {
+      // A pin reopens as the same program; the map's pin is refused as a program.
+      using again = openPinnedProgram(sys, join(pinDir, 'accel_sockops'));
+      expect(again).toMatchObject({ name: 'accel_sockops', type: ProgType.SOCK_OPS });
+      expect(again.info().id).toBe(ids[0]);
+      expect(() => openPinnedProgram(sys, join(pinDir, 'accel_map'))).toThrow(
+        /pinned but is not a program/,
+      );
+    }
     const l1 = SockOps.from(sockops).attach(cgroup.path, { mode: 'multi' });
     const l2 = SkMsg.from(redir).attach(obj.map('accel_map'));
     obj.close();

@@ -2,9 +2,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { attachFlagsOf, SkMsg, SockOps } from '../../src/loader/attach.js';
-import { progLoad } from '../../src/loader/commands.js';
+import { objPin, progLoad } from '../../src/loader/commands.js';
 import { BpfCmd, MapType, ProgType } from '../../src/loader/constants.js';
-import { BpfProgram } from '../../src/loader/fd.js';
+import { BpfProgram, openPinnedProgram } from '../../src/loader/fd.js';
 import {
   checkPinName,
   ensureBpffs,
@@ -182,6 +182,27 @@ describe('attach handles', () => {
     expect(SkMsg.query(hash).programs).toEqual([]);
     hash.close();
     expect(k.openFds).toEqual([]);
+  });
+
+  it('reopens a pinned program with its name and type, and refuses a pinned map', () => {
+    const k = new FakeKernel();
+    using ops = program(k, ProgType.SOCK_OPS, 'ops');
+    objPin(k, ops.fd.value, '/sys/fs/bpf/p/ops');
+    using again = openPinnedProgram(k, '/sys/fs/bpf/p/ops');
+    expect(again).toMatchObject({ name: 'ops', type: ProgType.SOCK_OPS });
+    expect(again.info().id).toBe(ops.info().id);
+    using hash = createMap(k, {
+      name: 'h',
+      type: MapType.HASH,
+      keySize: 4,
+      valueSize: 4,
+      maxEntries: 1,
+    });
+    objPin(k, hash.fd.value, '/sys/fs/bpf/p/h');
+    expect(() => openPinnedProgram(k, '/sys/fs/bpf/p/h')).toThrow(/pinned but is not a program/);
+    expect(() => openPinnedProgram(k, '/sys/fs/bpf/p/none')).toThrow(
+      /nothing at \/sys\/fs\/bpf\/p\/none/,
+    );
   });
 
   it('refuses a bpf_link in exclusive mode', () => {
