@@ -83,6 +83,28 @@ describeKernel('loader: verifier errors, test runs and probes', () => {
     expect(v.message).toMatch(/rejected program huge_log at instruction 3 \(EACCES\): R2 !read_ok/);
   });
 
+  it('keeps a level-2 log (every state of every instruction) whole when asked for one', () => {
+    let err: unknown;
+    try {
+      progLoad(sys, {
+        progType: ProgType.SOCKET_FILTER,
+        name: 'huge_level2',
+        insns: hugeLogProgram(1_500),
+        license: 'GPL',
+        logLevel: 2,
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(VerifierError);
+    const v = err as VerifierError;
+    expect(v.log.length).toBeGreaterThan(1_000_000);
+    expect(v.log.startsWith('func#0 @0\n')).toBe(true);
+    expect(v.log).toMatch(/mark_precise: frame0/);
+    expect(v.log.trimEnd().split('\n').at(-1)).toMatch(/^processed 3002 insns/);
+    expect(v.insnIndex).toBe(3);
+  });
+
   it('maps a rejection in an object of ours to its source lines (line_info reached the kernel)', () => {
     const insns: Insn[] = [
       { kind: 'alu', width: 64, op: 'mov', dst: 0, src: { imm: 1 } },
