@@ -123,8 +123,20 @@ export class KoffiSyscall implements BpfSyscall {
 
   /** Loads libc through koffi (throws when koffi or libc.so.6 is unavailable). */
   static create(): KoffiSyscall {
-    const koffi = createRequire(import.meta.url)('koffi') as KoffiModule;
-    const lib = koffi.load('libc.so.6');
+    if (process.platform !== 'linux') {
+      throw new Error(`tsbpf: bpf(2) exists only on Linux (this is ${process.platform})`);
+    }
+    let koffi: KoffiModule;
+    let lib: ReturnType<KoffiModule['load']>;
+    try {
+      koffi = createRequire(import.meta.url)('koffi') as KoffiModule;
+      lib = koffi.load('libc.so.6');
+    } catch (err) {
+      throw new Error(
+        `tsbpf: cannot reach the kernel: koffi could not load glibc's libc.so.6 (${(err as Error).message}); ` +
+          'the loader needs Linux with glibc and the koffi native module for this platform',
+      );
+    }
     const libc: LibcFunctions = {
       koffi,
       bpf: lib.func('long syscall(long nr, int cmd, void *attr, unsigned int size)'),
