@@ -524,6 +524,7 @@ export function progLoad(sys: BpfSyscall, req: ProgLoadRequest): ProgLoadResult 
             errno: -ret,
             log: text,
             insnCount: req.insns.length / 8,
+            progType: req.progType,
             ...(req.sourceLines ? { lineInfo: req.sourceLines } : {}),
           });
         }

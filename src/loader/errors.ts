@@ -303,6 +303,8 @@ export interface VerifierErrorInit {
   readonly insnCount: number;
   /** The program's line info, when the object had `.BTF.ext` (for source mapping). */
   readonly lineInfo?: readonly LoadedLineInfo[];
+  /** BPF_PROG_TYPE of the program, so the explanation can name context fields. */
+  readonly progType?: number;
 }
 
 /**
@@ -356,6 +358,7 @@ export class VerifierError extends BpfError {
       programName: init.progName,
       errno: errnoName(init.errno),
       ...(init.lineInfo ? { lineInfo: init.lineInfo } : {}),
+      ...(init.progType === undefined ? {} : { progType: init.progType }),
     });
     super(
       'PROG_LOAD',

@@ -149,6 +149,20 @@ export function openPinnedProgram(sys: BpfSyscall, path: string): BpfProgram {
   }
 }
 
+/**
+ * Opens the bpf_link pinned at `path` (a pinned link keeps its program attached after the
+ * process that made it exits). `detach()` on the result ends the attachment; unpin the file too.
+ */
+export function openPinnedLink(sys: BpfSyscall, path: string): BpfLink {
+  const fd = objGet(sys, path);
+  return new BpfLink(
+    sys,
+    new Fd(sys, fd, `link ${path}`),
+    { kind: 'link' },
+    `link pinned at ${path}`,
+  );
+}
+
 /** How a program is attached, which decides how it is detached. */
 export type AttachmentKind =
   | { readonly kind: 'link' }

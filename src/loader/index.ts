@@ -100,6 +100,7 @@ export {
   BpfProgram,
   Fd,
   LoadedObject,
+  openPinnedLink,
   openPinnedProgram,
 } from './fd.js';
 

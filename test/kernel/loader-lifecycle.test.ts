@@ -11,8 +11,8 @@ import { SkMsg, SockOps } from '../../src/loader/attach.js';
 import { getNextId, mapGetFdById, progGetFdById, progInfo } from '../../src/loader/commands.js';
 import { AttachType, ProgType } from '../../src/loader/constants.js';
 import { BpfError, LoaderError } from '../../src/loader/errors.js';
-import { openPinnedProgram } from '../../src/loader/fd.js';
-import { ensureBpffs, ensureCgroup2, mountsOf, openCgroup } from '../../src/loader/fs.js';
+import { openPinnedLink, openPinnedProgram } from '../../src/loader/fd.js';
+import { ensureBpffs, ensureCgroup2, mountsOf, openCgroup, unpin } from '../../src/loader/fs.js';
 import { loadObject } from '../../src/loader/object-loader.js';
 import { featureProbes } from '../../src/loader/probes.js';
 import { systemSyscall } from '../../src/loader/syscall.js';
@@ -120,6 +120,17 @@ describeKernel('loader: attach modes, cleanup and leaks', () => {
     }
     expect(SockOps.query(sys, cgroup.path).programs).toEqual([]);
     expect(SkMsg.query(map).programs).toEqual([]);
+
+    // A pinned link outlives its handle; reopened from the pin, it detaches.
+    const linkPin = join(pins.path, 'links', 'ops_link');
+    const l3 = SockOps.from(obj.program('accel_sockops')).attach(cgroup.path, { link: true });
+    l3.pin(linkPin);
+    l3.fd.close();
+    expect(SockOps.query(sys, cgroup.path).programs.map((p) => p.name)).toEqual(['accel_sockops']);
+    using reopened = openPinnedLink(sys, linkPin);
+    reopened.detach();
+    expect(SockOps.query(sys, cgroup.path).programs).toEqual([]);
+    expect(unpin(sys, linkPin)).toBe(true);
   });
 
   it('detach and unpin leave nothing: no pins, empty PROG_QUERY, programs and maps freed', async () => {
