@@ -139,3 +139,28 @@ describe('explainVerifierError', () => {
     );
   });
 });
+
+describe('the loader VerifierError', () => {
+  it('explains itself in its message, naming ctx fields from its program type', async () => {
+    const { VerifierError } = await import('../../src/loader/errors.js');
+    const err = new VerifierError({
+      progName: 'rewrite_peer',
+      errno: 13,
+      log: readLog('ctx_write.level1.log'),
+      insnCount: 3,
+      progType: 13,
+      lineInfo: [{ insn: 0, file: 'p.ts', line: 2, col: 3, text: 'b.stx("w", r1, 24, r2);' }],
+    });
+    expect(err.explanation.diagnosis?.explanation).toBe(
+      'a 4-byte write to sock_ops.remote_ip4, which is read-only (only reply and sk_txhash may be written)',
+    );
+    const lines = err.message.split('\n');
+    expect(lines[0]).toMatch(
+      /^the verifier rejected program rewrite_peer at instruction 1 \(EACCES\)/,
+    );
+    expect(lines[1]).toBe('  --> p.ts:2:3');
+    expect(err.message).toContain(
+      '  = why: a 4-byte write to sock_ops.remote_ip4, which is read-only',
+    );
+  });
+});
