@@ -99,7 +99,7 @@ export interface ProgramSpec {
   readonly mapRefs: readonly MapReference[];
   /** Line info, sorted by insn, first at insn 0 when present. */
   readonly lines?: readonly SourceLine[];
-  /** Type of the context argument for the program's BTF FUNC_PROTO (defaults to `void *`). */
+  /** Pointee type of the context argument in the program's BTF FUNC_PROTO (`T` in `int f(T *ctx)`; void when absent). */
   readonly ctxType?: BtfTypeSpec;
   /** Name of the context parameter in BTF (defaults to `ctx`). */
   readonly ctxName?: string;
