@@ -29,6 +29,12 @@ export interface Connection {
   readonly localPort: number;
   /** Remote port number (0-65535). */
   readonly remotePort: number;
+  /**
+   * Which end this socket is: `'active'` (it called connect()) or `'passive'` (accept()ed). It
+   * matters for native IPv6, where the kernel fills the IPv4 fields with 127.0.0.6 (see
+   * socketAddresses). The sock_ops builder defaults it from the op; sk_msg defaults to active.
+   */
+  readonly side?: 'active' | 'passive';
   /** What bpf_get_netns_cookie returns (default 1, the initial namespace on a fresh boot). */
   readonly netnsCookie?: bigint;
   /** The socket the program runs for (default id 1, cookie 0x1000 + id). */
@@ -96,9 +102,19 @@ export function isV4Mapped(ip6: Uint8Array): boolean {
 }
 
 /**
- * The addresses of a connection as the socket holds them: `ip4` (what remote_ip4/local_ip4
- * report: the IPv4 address for AF_INET and for v4-mapped AF_INET6, zero for native IPv6) and
- * `ip6` (what remote_ip6/local_ip6 report: the IPv6 address for AF_INET6, zero for AF_INET).
+ * The addresses of a connection as the socket holds them, i.e. what the ctx fields report
+ * (verified against 6.18 by test/kernel/vm-vs-kernel.test.ts on real loopback connections):
+ *
+ * | socket                  | remote_ip4 / local_ip4          | remote_ip6 / local_ip6      |
+ * |-------------------------|---------------------------------|-----------------------------|
+ * | AF_INET                 | the IPv4 addresses              | v4-mapped ::ffff:a.b.c.d    |
+ * | AF_INET6, v4-mapped     | the embedded IPv4 addresses     | the v4-mapped addresses     |
+ * | AF_INET6, native, active| remote 0, local 127.0.0.6       | the IPv6 addresses          |
+ * | AF_INET6, native, passive| both 127.0.0.6                 | the IPv6 addresses          |
+ *
+ * 127.0.0.6 is LOOPBACK4_IPV6, which tcp_v6_connect() puts in inet_rcv_saddr and
+ * tcp_v6_syn_recv_sock() in inet_daddr/inet_rcv_saddr, so that IPv4-only code never sees a
+ * routable address for a native IPv6 socket.
  */
 export interface SocketAddresses {
   readonly family: number;
@@ -106,6 +122,18 @@ export interface SocketAddresses {
   readonly remoteIp4: Uint8Array;
   readonly localIp6: Uint8Array;
   readonly remoteIp6: Uint8Array;
+}
+
+/** LOOPBACK4_IPV6: 127.0.0.6. */
+const LOOPBACK4_IPV6 = new Uint8Array([127, 0, 0, 6]);
+
+/** The v4-mapped IPv6 form of an IPv4 address. */
+function v4Mapped(ip4: Uint8Array): Uint8Array {
+  const ip6 = new Uint8Array(16);
+  ip6[10] = 0xff;
+  ip6[11] = 0xff;
+  ip6.set(ip4, 12);
+  return ip6;
 }
 
 /** Validates a connection and computes the address bytes its socket reports. */
@@ -119,23 +147,38 @@ export function socketAddresses(conn: Connection): SocketAddresses {
     }
   }
   if (conn.family === 'ipv4') {
+    const localIp4 = parseIpv4(conn.localAddress);
+    const remoteIp4 = parseIpv4(conn.remoteAddress);
     return {
       family: AF_INET,
-      localIp4: parseIpv4(conn.localAddress),
-      remoteIp4: parseIpv4(conn.remoteAddress),
-      localIp6: new Uint8Array(16),
-      remoteIp6: new Uint8Array(16),
+      localIp4,
+      remoteIp4,
+      localIp6: v4Mapped(localIp4),
+      remoteIp6: v4Mapped(remoteIp4),
     };
   }
   const localIp6 = parseIpv6(conn.localAddress);
   const remoteIp6 = parseIpv6(conn.remoteAddress);
-  // The kernel keeps inet_daddr/inet_rcv_saddr only for v4-mapped peers of an AF_INET6 socket.
-  const ip4 = (ip6: Uint8Array): Uint8Array =>
-    isV4Mapped(ip6) ? ip6.slice(12, 16) : new Uint8Array(4);
+  if (isV4Mapped(localIp6) !== isV4Mapped(remoteIp6)) {
+    throw new VmError(
+      'BAD_INPUT',
+      `${conn.localAddress} and ${conn.remoteAddress}: a v4-mapped address talks only to another`,
+    );
+  }
+  if (isV4Mapped(remoteIp6)) {
+    return {
+      family: AF_INET6,
+      localIp4: localIp6.slice(12, 16),
+      remoteIp4: remoteIp6.slice(12, 16),
+      localIp6,
+      remoteIp6,
+    };
+  }
+  const passive = conn.side === 'passive';
   return {
     family: AF_INET6,
-    localIp4: ip4(localIp6),
-    remoteIp4: ip4(remoteIp6),
+    localIp4: LOOPBACK4_IPV6.slice(),
+    remoteIp4: passive ? LOOPBACK4_IPV6.slice() : new Uint8Array(4),
     localIp6,
     remoteIp6,
   };

@@ -229,7 +229,21 @@ export const bpfSockAccess: CtxAccessCheck = (off, size, write) => {
 };
 
 const TCP_ESTABLISHED = 1;
+const TCP_SYN_SENT = 2;
+const TCP_SYN_RECV = 3;
 const TCP_LISTEN = 10;
+
+/**
+ * The TCP state the socket is in when callback `op` runs: PASSIVE_ESTABLISHED_CB runs before
+ * tcp_rcv_state_process() moves the socket out of SYN_RECV (verified on 6.18), TCP_CONNECT_CB in
+ * SYN_SENT, TCP_LISTEN_CB in LISTEN, the rest in ESTABLISHED.
+ */
+function tcpStateAt(op: number, socket: VmSocket): number {
+  if (op === SockOpsOp.TCP_LISTEN_CB || socket.state === 'listen') return TCP_LISTEN;
+  if (op === SockOpsOp.PASSIVE_ESTABLISHED_CB) return TCP_SYN_RECV;
+  if (op === SockOpsOp.TCP_CONNECT_CB) return TCP_SYN_SENT;
+  return TCP_ESTABLISHED;
+}
 
 function putU32(view: DataView, off: number, value: number): void {
   view.setUint32(off, value >>> 0, true);
@@ -280,7 +294,9 @@ export function sockOpsContext(
   op: number,
   extras: SockOpsExtras = {},
 ): VmContext {
-  const a = socketAddresses(conn);
+  const side = conn.side ?? (op === SockOpsOp.PASSIVE_ESTABLISHED_CB ? 'passive' : 'active');
+  const sided: Connection = { ...conn, side };
+  const a = socketAddresses(sided);
   const socket = connectionSocket(conn);
   const bytes = new Uint8Array(SOCK_OPS_SIZE);
   const view = new DataView(bytes.buffer);
@@ -296,11 +312,7 @@ export function sockOpsContext(
   putU32(view, SockOpsOffset.remote_port, remotePortField(conn.remotePort));
   putU32(view, SockOpsOffset.local_port, conn.localPort);
   putU32(view, SockOpsOffset.is_fullsock, 1);
-  putU32(
-    view,
-    SockOpsOffset.state,
-    op === SockOpsOp.TCP_LISTEN_CB || socket.state === 'listen' ? TCP_LISTEN : TCP_ESTABLISHED,
-  );
+  putU32(view, SockOpsOffset.state, tcpStateAt(op, socket));
   for (const [name, value] of Object.entries(extras.fields ?? {})) {
     const off = SockOpsOffset[name as keyof typeof SockOpsOffset];
     if (value === undefined) continue;
@@ -318,7 +330,7 @@ export function sockOpsContext(
     pointers: [{ off: SockOpsOffset.sk, to: 'sock' }],
     socket,
     netnsCookie: conn.netnsCookie ?? 1n,
-    sock: bpfSockBytes(conn, socket),
+    sock: bpfSockBytes(sided, socket),
   };
 }
 

@@ -18,17 +18,32 @@
  *       *(u64 *)(r2 + 8 * k) = r0
  *     done: r0 = 2 ; exit             XDP_PASS
  */
+import { once } from 'node:events';
+import { connect, createServer, type Socket } from 'node:net';
 import fc from 'fast-check';
 import { beforeAll, expect, it } from 'vitest';
 import { encodeInsns } from '../../src/asm/encode.js';
 import type { AluOp, Insn, Width } from '../../src/asm/insn.js';
-import { progLoad, progTestRun } from '../../src/loader/commands.js';
-import { ProgType } from '../../src/loader/constants.js';
+import {
+  mapCreate,
+  mapLookup,
+  progAttach,
+  progDetach,
+  progLoad,
+  progTestRun,
+} from '../../src/loader/commands.js';
+import { AttachType, MapType, ProgType } from '../../src/loader/constants.js';
 import { type BpfSyscall, systemSyscall } from '../../src/loader/syscall.js';
-import { runProgram } from '../../src/vm/index.js';
-import { aluReg, ld64, mov } from '../vm/insns.js';
+import {
+  type Connection,
+  runProgram,
+  SockOpsOffset,
+  SockOpsOp,
+  sockOpsContext,
+} from '../../src/vm/index.js';
+import { aluReg, ld64, mov, movReg } from '../vm/insns.js';
 import { randomMemoryProgram, randomProgram } from '../vm/random-programs.js';
-import { describeKernel } from './support.js';
+import { createTestCgroup, describeKernel, withProcessInCgroup } from './support.js';
 
 const XDP_PASS = 2;
 
@@ -148,4 +163,127 @@ describeKernel('src/vm against the kernel (BPF_PROG_TEST_RUN, XDP)', () => {
       { numRuns: 1000 / BATCH },
     );
   }, 600_000);
+});
+
+/** The sock_ops words compared with the kernel: op … is_fullsock, cb flags and state. */
+const CTX_WORDS = [
+  ...Array.from({ length: 19 }, (_, i) => 4 * i), // op, args/reply, family, ips, ports, is_fullsock
+  SockOpsOffset.bpf_sock_ops_cb_flags,
+  SockOpsOffset.state,
+];
+const CTX_COPY_SIZE = SockOpsOffset.state + 4;
+
+/**
+ * A sock_ops program that copies the words above of the ctx it gets on ACTIVE_ESTABLISHED (into
+ * array slot 0) and PASSIVE_ESTABLISHED (slot 1), so a test can compare the kernel's ctx bytes with
+ * sockOpsContext's.
+ */
+function ctxRecorder(mapFd: number): Insn[] {
+  const copy = CTX_WORDS.flatMap((off): Insn[] => [
+    { kind: 'ldx', size: 'w', signed: false, dst: 3, src: 6, off },
+    { kind: 'stx', size: 'w', dst: 0, src: 3, off },
+  ]);
+  return [
+    movReg(6, 1),
+    { kind: 'ldx', size: 'w', signed: false, dst: 2, src: 6, off: SockOpsOffset.op },
+    { kind: 'alu', op: 'sub', width: 64, dst: 2, src: { imm: SockOpsOp.ACTIVE_ESTABLISHED_CB } },
+    { kind: 'jump', op: 'jgt', width: 64, dst: 2, src: { imm: 1 }, off: 7 + copy.length },
+    { kind: 'stx', size: 'w', dst: 10, src: 2, off: -4 },
+    { kind: 'ld_imm64', pseudo: 'map_fd', dst: 1, imm: BigInt(mapFd) },
+    movReg(2, 10),
+    { kind: 'alu', op: 'add', width: 64, dst: 2, src: { imm: -4 } },
+    { kind: 'call', target: 'helper', imm: 1, off: 0 },
+    { kind: 'jump', op: 'jeq', width: 64, dst: 0, src: { imm: 0 }, off: copy.length },
+    ...copy,
+    mov(0, 1),
+    { kind: 'exit' },
+  ];
+}
+
+/** Opens a loopback connection and describes both ends as the sockets see themselves. */
+async function connectPair(
+  listenHost: string,
+  connectHost: string,
+  family: Connection['family'],
+): Promise<{ active: Connection; passive: Connection }> {
+  const server = createServer();
+  server.listen({ host: listenHost, port: 0, ipv6Only: false });
+  await once(server, 'listening');
+  const address = server.address();
+  if (!address || typeof address === 'string') throw new Error('no server address');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  const client = connect({ host: connectHost, port: address.port });
+  await once(client, 'connect');
+  const [peer] = await accepted;
+  const describe = (s: Socket): Connection => ({
+    family,
+    localAddress: s.localAddress ?? '',
+    localPort: s.localPort ?? 0,
+    remoteAddress: s.remoteAddress ?? '',
+    remotePort: s.remotePort ?? 0,
+  });
+  const result = { active: describe(client), passive: describe(peer) };
+  client.destroy();
+  peer.destroy();
+  server.close();
+  return result;
+}
+
+describeKernel('sock_ops ctx bytes: sockOpsContext against the kernel', () => {
+  const variants = [
+    { name: 'IPv4', listen: '127.0.0.1', connect: '127.0.0.1', family: 'ipv4' },
+    { name: 'v4-mapped IPv6', listen: '::', connect: '::ffff:127.0.0.1', family: 'ipv6' },
+    { name: 'native IPv6', listen: '::1', connect: '::1', family: 'ipv6' },
+  ] as const;
+
+  for (const v of variants) {
+    it(`places every field as the kernel does on a real ${v.name} loopback connection`, async () => {
+      const sys = systemSyscall();
+      const cgroup = createTestCgroup('vmctx');
+      const mapFd = mapCreate(sys, {
+        mapType: MapType.ARRAY,
+        keySize: 4,
+        valueSize: CTX_COPY_SIZE,
+        maxEntries: 2,
+        name: 'vm_ctx_words',
+      });
+      let progFd = -1;
+      let cgroupFd = -1;
+      try {
+        progFd = progLoad(sys, {
+          progType: ProgType.SOCK_OPS,
+          expectedAttachType: AttachType.CGROUP_SOCK_OPS,
+          name: 'vm_ctx_rec',
+          insns: encodeInsns(ctxRecorder(mapFd)),
+          license: 'GPL',
+        }).fd;
+        cgroupFd = sys.openDirectory(cgroup.path);
+        progAttach(sys, cgroupFd, progFd, AttachType.CGROUP_SOCK_OPS);
+        const { active, passive } = await withProcessInCgroup(cgroup.path, () =>
+          connectPair(v.listen, v.connect, v.family),
+        );
+        const sides = [
+          { op: SockOpsOp.ACTIVE_ESTABLISHED_CB, conn: active },
+          { op: SockOpsOp.PASSIVE_ESTABLISHED_CB, conn: passive },
+        ];
+        for (const [slot, { op, conn }] of sides.entries()) {
+          const key = new Uint8Array(4);
+          key[0] = slot;
+          const kernel = mapLookup(sys, mapFd, key, CTX_COPY_SIZE);
+          const vm = sockOpsContext(conn, op).bytes;
+          const words = (b: Uint8Array | undefined) =>
+            CTX_WORDS.map((off) => ({ off, bytes: [...(b?.subarray(off, off + 4) ?? [])] }));
+          expect({ op, words: words(vm) }).toEqual({ op, words: words(kernel) });
+        }
+      } finally {
+        if (cgroupFd >= 0) {
+          if (progFd >= 0) progDetach(sys, cgroupFd, progFd, AttachType.CGROUP_SOCK_OPS);
+          sys.close(cgroupFd);
+        }
+        if (progFd >= 0) sys.close(progFd);
+        sys.close(mapFd);
+        cgroup.cleanup();
+      }
+    });
+  }
 });

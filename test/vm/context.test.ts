@@ -55,7 +55,10 @@ describe('sock_ops context bytes (6.18 layout, little-endian)', () => {
     const ctx = sockOpsContext(v4, SockOpsOp.ACTIVE_ESTABLISHED_CB);
     expect(bytes(ctx.bytes, SockOpsOffset.local_ip4, 4)).toEqual([10, 0, 0, 1]);
     expect(bytes(ctx.bytes, SockOpsOffset.remote_ip4, 4)).toEqual([192, 168, 1, 2]);
-    expect(bytes(ctx.bytes, SockOpsOffset.remote_ip6, 16)).toEqual(new Array(16).fill(0));
+    // AF_INET sockets also carry their addresses v4-mapped in the IPv6 fields (sk_daddr_set).
+    expect(bytes(ctx.bytes, SockOpsOffset.remote_ip6, 16)).toEqual([
+      0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 1, 2,
+    ]);
   });
 
   it('puts remote_port in network order in the upper 16 bits and local_port in host order', () => {
@@ -75,13 +78,33 @@ describe('sock_ops context bytes (6.18 layout, little-endian)', () => {
     ]);
   });
 
-  it('leaves remote_ip4 zero for native IPv6 sockets', () => {
-    const ctx = sockOpsContext(native, SockOpsOp.PASSIVE_ESTABLISHED_CB);
-    expect(bytes(ctx.bytes, SockOpsOffset.remote_ip4, 4)).toEqual([0, 0, 0, 0]);
-    expect(bytes(ctx.bytes, SockOpsOffset.local_ip6, 16)).toEqual([
+  it('reports 127.0.0.6 (LOOPBACK4_IPV6) in the IPv4 fields of native IPv6 sockets', () => {
+    const active = sockOpsContext(native, SockOpsOp.ACTIVE_ESTABLISHED_CB);
+    expect(bytes(active.bytes, SockOpsOffset.remote_ip4, 4)).toEqual([0, 0, 0, 0]);
+    expect(bytes(active.bytes, SockOpsOffset.local_ip4, 4)).toEqual([127, 0, 0, 6]);
+    const passive = sockOpsContext(native, SockOpsOp.PASSIVE_ESTABLISHED_CB);
+    expect(bytes(passive.bytes, SockOpsOffset.remote_ip4, 4)).toEqual([127, 0, 0, 6]);
+    expect(bytes(passive.bytes, SockOpsOffset.local_ip4, 4)).toEqual([127, 0, 0, 6]);
+    expect(bytes(passive.bytes, SockOpsOffset.local_ip6, 16)).toEqual([
       0xfd, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1,
     ]);
-    expect(bytes(ctx.bytes, SockOpsOffset.remote_ip6, 16)).toEqual([...parseIpv6('fd00:0:0:1::2')]);
+    expect(bytes(passive.bytes, SockOpsOffset.remote_ip6, 16)).toEqual([
+      ...parseIpv6('fd00:0:0:1::2'),
+    ]);
+    const msg = skMsgContext({ ...native, side: 'passive' }, 1);
+    expect(bytes(msg.bytes, SkMsgOffset.remote_ip4, 4)).toEqual([127, 0, 0, 6]);
+  });
+
+  it('records the TCP state of each callback (SYN_RECV during PASSIVE_ESTABLISHED_CB)', () => {
+    const state = (op: number) => bytes(sockOpsContext(v4, op).bytes, SockOpsOffset.state, 4)[0];
+    expect(state(SockOpsOp.ACTIVE_ESTABLISHED_CB)).toBe(1);
+    expect(state(SockOpsOp.PASSIVE_ESTABLISHED_CB)).toBe(3);
+    expect(state(SockOpsOp.TCP_CONNECT_CB)).toBe(2);
+    expect(state(SockOpsOp.TCP_LISTEN_CB)).toBe(10);
+  });
+
+  it('refuses a v4-mapped address paired with a native one', () => {
+    expect(() => sockOpsContext({ ...mapped, remoteAddress: 'fd00::2' }, 4)).toThrow(/v4-mapped/);
   });
 
   it('yields wire-order ports with the reference program idiom (ldxw; >> 16 and be32; >> 16)', () => {
