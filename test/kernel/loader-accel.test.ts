@@ -7,7 +7,9 @@
  * a failure. Then detach and unpin and check nothing is left.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import net from 'node:net';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, expect, it } from 'vitest';
@@ -25,7 +27,13 @@ import { loadObject } from '../../src/loader/object-loader.js';
 import { systemSyscall } from '../../src/loader/syscall.js';
 import { buildSockops } from '../../src/programs/build.js';
 import { SockKey } from '../../src/programs/layouts.js';
-import { createTestBpffsDir, createTestCgroup, describeKernel, type TestDir } from './support.js';
+import {
+  createTestBpffsDir,
+  createTestCgroup,
+  describeKernel,
+  type TestDir,
+  withProcessInCgroup,
+} from './support.js';
 
 const FIXTURE = join(import.meta.dirname, '../fixtures/loader/sockaccel.o');
 const TRAFFIC = join(import.meta.dirname, '../fixtures/loader/traffic.mjs');
@@ -234,6 +242,45 @@ describeKernel('loader: socket acceleration end to end', () => {
       expect(existsSync(pinDir)).toBe(false);
     });
   }
+
+  it('connections this process opens after moving into the cgroup land in the SOCKHASH and carry data intact', async () => {
+    using obj = loadObject(FIXTURE, { sys, pinDir: join(pins.path, 'inproc') });
+    const map = obj.map('accel_map');
+    using _ops = SockOps.from(obj.program('accel_sockops')).attach(cgroup.path);
+    using _msg = SkMsg.from(obj.program('accel_redir')).attach(map);
+    const payload = randomBytes(256 * 1024);
+    const { clientPort, serverPort, keys, received } = await withProcessInCgroup(
+      cgroup.path,
+      async () => {
+        const server = net.createServer();
+        await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+        const serverPort = (server.address() as net.AddressInfo).port;
+        const accepted = new Promise<net.Socket>((r) => server.once('connection', r));
+        const client = net.connect(serverPort, '127.0.0.1');
+        await new Promise<void>((r) => client.once('connect', r));
+        const peer = await accepted;
+        const keys = [...map.keys()].map(portsOf);
+        const chunks: Buffer[] = [];
+        peer.on('data', (d: Buffer) => chunks.push(d));
+        const ended = new Promise<void>((r) => peer.once('end', r));
+        client.end(payload);
+        await ended;
+        peer.destroy();
+        server.close();
+        return { clientPort: client.localPort!, serverPort, keys, received: Buffer.concat(chunks) };
+      },
+    );
+    expect(keys).toHaveLength(2);
+    expect(keys).toEqual(
+      expect.arrayContaining([
+        [clientPort, serverPort],
+        [serverPort, clientPort],
+      ]),
+    );
+    expect(createHash('sha256').update(received).digest('hex')).toBe(
+      createHash('sha256').update(payload).digest('hex'),
+    );
+  });
 
   it('a second load reuses the map pinned by name, and closing leaves only the pin', () => {
     const pinDir = join(pins.path, 'reuse');
