@@ -37,8 +37,10 @@ import { type BpfSyscall, systemSyscall } from '../../src/loader/syscall.js';
 import {
   type Connection,
   runProgram,
+  SkMsgOffset,
   SockOpsOffset,
   SockOpsOp,
+  skMsgContext,
   sockOpsContext,
 } from '../../src/vm/index.js';
 import { aluReg, ld64, mov, movReg } from '../vm/insns.js';
@@ -200,11 +202,12 @@ function ctxRecorder(mapFd: number): Insn[] {
   ];
 }
 
-/** Opens a loopback connection and describes both ends as the sockets see themselves. */
+/** Opens a loopback connection, runs `exchange` on it, and describes both ends as the sockets see themselves. */
 async function connectPair(
   listenHost: string,
   connectHost: string,
   family: Connection['family'],
+  exchange: (client: Socket, server: Socket) => Promise<void> = async () => {},
 ): Promise<{ active: Connection; passive: Connection }> {
   const server = createServer();
   server.listen({ host: listenHost, port: 0, ipv6Only: false });
@@ -213,30 +216,55 @@ async function connectPair(
   if (!address || typeof address === 'string') throw new Error('no server address');
   const accepted = once(server, 'connection') as Promise<[Socket]>;
   const client = connect({ host: connectHost, port: address.port });
-  await once(client, 'connect');
-  const [peer] = await accepted;
-  const describe = (s: Socket): Connection => ({
-    family,
-    localAddress: s.localAddress ?? '',
-    localPort: s.localPort ?? 0,
-    remoteAddress: s.remoteAddress ?? '',
-    remotePort: s.remotePort ?? 0,
-  });
-  const result = { active: describe(client), passive: describe(peer) };
-  client.destroy();
-  peer.destroy();
-  server.close();
-  return result;
+  try {
+    await once(client, 'connect');
+    const [peer] = await accepted;
+    try {
+      const describe = (s: Socket, side: 'active' | 'passive'): Connection => ({
+        family,
+        side,
+        localAddress: s.localAddress ?? '',
+        localPort: s.localPort ?? 0,
+        remoteAddress: s.remoteAddress ?? '',
+        remotePort: s.remotePort ?? 0,
+      });
+      await exchange(client, peer);
+      return { active: describe(client, 'active'), passive: describe(peer, 'passive') };
+    } finally {
+      peer.destroy();
+    }
+  } finally {
+    client.destroy();
+    server.close();
+  }
 }
 
-describeKernel('sock_ops ctx bytes: sockOpsContext against the kernel', () => {
-  const variants = [
-    { name: 'IPv4', listen: '127.0.0.1', connect: '127.0.0.1', family: 'ipv4' },
-    { name: 'v4-mapped IPv6', listen: '::', connect: '::ffff:127.0.0.1', family: 'ipv6' },
-    { name: 'native IPv6', listen: '::1', connect: '::1', family: 'ipv6' },
-  ] as const;
+/** Writes `text` on `from` and waits until `to` has received all of it. */
+async function send(from: Socket, to: Socket, text: string): Promise<void> {
+  let got = '';
+  const received = new Promise<void>((resolve) => {
+    const onData = (chunk: Buffer) => {
+      got += chunk.toString('latin1');
+      if (got.length >= text.length) {
+        to.off('data', onData);
+        resolve();
+      }
+    };
+    to.on('data', onData);
+  });
+  from.write(text);
+  await received;
+  expect(got).toBe(text);
+}
 
-  for (const v of variants) {
+const VARIANTS = [
+  { name: 'IPv4', listen: '127.0.0.1', connect: '127.0.0.1', family: 'ipv4' },
+  { name: 'v4-mapped IPv6', listen: '::', connect: '::ffff:127.0.0.1', family: 'ipv6' },
+  { name: 'native IPv6', listen: '::1', connect: '::1', family: 'ipv6' },
+] as const;
+
+describeKernel('sock_ops ctx bytes: sockOpsContext against the kernel', () => {
+  for (const v of VARIANTS) {
     it(`places every field as the kernel does on a real ${v.name} loopback connection`, async () => {
       const sys = systemSyscall();
       const cgroup = createTestCgroup('vmctx');
@@ -282,6 +310,147 @@ describeKernel('sock_ops ctx bytes: sockOpsContext against the kernel', () => {
         }
         if (progFd >= 0) sys.close(progFd);
         sys.close(mapFd);
+        cgroup.cleanup();
+      }
+    });
+  }
+});
+
+/** sk_msg_md words compared with the kernel: family … size (the pointers differ by nature). */
+const MSG_WORDS = Array.from({ length: 14 }, (_, i) => SkMsgOffset.family + 4 * i);
+const MSG_COPY_SIZE = SkMsgOffset.size + 4;
+
+/** sock_ops: put every established socket into the sockhash under its local port (u32, BPF_ANY). */
+function sockhashInserter(sockhashFd: number): Insn[] {
+  return [
+    movReg(6, 1),
+    { kind: 'ldx', size: 'w', signed: false, dst: 2, src: 6, off: SockOpsOffset.op },
+    { kind: 'alu', op: 'sub', width: 64, dst: 2, src: { imm: SockOpsOp.ACTIVE_ESTABLISHED_CB } },
+    { kind: 'jump', op: 'jgt', width: 64, dst: 2, src: { imm: 1 }, off: 9 },
+    { kind: 'ldx', size: 'w', signed: false, dst: 2, src: 6, off: SockOpsOffset.local_port },
+    { kind: 'stx', size: 'w', dst: 10, src: 2, off: -4 },
+    movReg(1, 6),
+    { kind: 'ld_imm64', pseudo: 'map_fd', dst: 2, imm: BigInt(sockhashFd) },
+    movReg(3, 10),
+    { kind: 'alu', op: 'add', width: 64, dst: 3, src: { imm: -4 } },
+    mov(4, 0),
+    { kind: 'call', target: 'helper', imm: 70, off: 0 },
+    mov(0, 1),
+    { kind: 'exit' },
+  ];
+}
+
+/** sk_msg: record the ctx words of each message in a hash map under the sender's local port. */
+function msgRecorder(recordsFd: number): Insn[] {
+  const zero = Array.from(
+    { length: MSG_COPY_SIZE / 8 },
+    (_, k): Insn => ({
+      kind: 'st',
+      size: 'dw',
+      dst: 10,
+      off: -MSG_COPY_SIZE + 8 * k,
+      imm: 0,
+    }),
+  );
+  const copy = MSG_WORDS.flatMap((off): Insn[] => [
+    { kind: 'ldx', size: 'w', signed: false, dst: 3, src: 6, off },
+    { kind: 'stx', size: 'w', dst: 10, src: 3, off: -MSG_COPY_SIZE + off },
+  ]);
+  return [
+    movReg(6, 1),
+    ...zero,
+    ...copy,
+    { kind: 'ldx', size: 'w', signed: false, dst: 2, src: 6, off: SkMsgOffset.local_port },
+    { kind: 'stx', size: 'w', dst: 10, src: 2, off: -MSG_COPY_SIZE - 8 },
+    { kind: 'ld_imm64', pseudo: 'map_fd', dst: 1, imm: BigInt(recordsFd) },
+    movReg(2, 10),
+    { kind: 'alu', op: 'add', width: 64, dst: 2, src: { imm: -MSG_COPY_SIZE - 8 } },
+    movReg(3, 10),
+    { kind: 'alu', op: 'add', width: 64, dst: 3, src: { imm: -MSG_COPY_SIZE } },
+    mov(4, 0),
+    { kind: 'call', target: 'helper', imm: 2, off: 0 },
+    mov(0, 1), // SK_PASS: the data goes through TCP as usual
+    { kind: 'exit' },
+  ];
+}
+
+describeKernel('sk_msg ctx bytes: skMsgContext against the kernel', () => {
+  for (const v of VARIANTS) {
+    it(`places every field as the kernel does for messages on a real ${v.name} connection`, async () => {
+      const sys = systemSyscall();
+      const cgroup = createTestCgroup('vmmsg');
+      const fds: number[] = [];
+      const cleanups: (() => void)[] = [];
+      try {
+        const sockhash = mapCreate(sys, {
+          mapType: MapType.SOCKHASH,
+          keySize: 4,
+          valueSize: 4,
+          maxEntries: 8,
+          name: 'vm_msg_socks',
+        });
+        fds.push(sockhash);
+        const records = mapCreate(sys, {
+          mapType: MapType.HASH,
+          keySize: 4,
+          valueSize: MSG_COPY_SIZE,
+          maxEntries: 8,
+          name: 'vm_msg_words',
+        });
+        fds.push(records);
+        const load = (progType: number, attach: number, name: string, insns: Insn[]) => {
+          const { fd } = progLoad(sys, {
+            progType,
+            expectedAttachType: attach,
+            name,
+            insns: encodeInsns(insns),
+            license: 'GPL',
+          });
+          fds.push(fd);
+          return fd;
+        };
+        const verdict = load(
+          ProgType.SK_MSG,
+          AttachType.SK_MSG_VERDICT,
+          'vm_msg_rec',
+          msgRecorder(records),
+        );
+        progAttach(sys, sockhash, verdict, AttachType.SK_MSG_VERDICT);
+        cleanups.push(() => progDetach(sys, sockhash, verdict, AttachType.SK_MSG_VERDICT));
+        const inserter = load(
+          ProgType.SOCK_OPS,
+          AttachType.CGROUP_SOCK_OPS,
+          'vm_msg_ins',
+          sockhashInserter(sockhash),
+        );
+        const cgroupFd = sys.openDirectory(cgroup.path);
+        fds.push(cgroupFd);
+        progAttach(sys, cgroupFd, inserter, AttachType.CGROUP_SOCK_OPS);
+        cleanups.push(() => progDetach(sys, cgroupFd, inserter, AttachType.CGROUP_SOCK_OPS));
+        const { active, passive } = await withProcessInCgroup(cgroup.path, () =>
+          connectPair(v.listen, v.connect, v.family, async (client, server) => {
+            await send(client, server, 'hello');
+            await send(server, client, 'hi!');
+          }),
+        );
+        for (const [conn, size] of [
+          [active, 5],
+          [passive, 3],
+        ] as const) {
+          const key = new Uint8Array(4);
+          new DataView(key.buffer).setUint32(0, conn.localPort, true);
+          const kernel = mapLookup(sys, records, key, MSG_COPY_SIZE);
+          const vm = skMsgContext(conn, size).bytes;
+          const words = (b: Uint8Array | undefined) =>
+            MSG_WORDS.map((off) => ({ off, bytes: [...(b?.subarray(off, off + 4) ?? [])] }));
+          expect({ side: conn.side, words: words(vm) }).toEqual({
+            side: conn.side,
+            words: words(kernel),
+          });
+        }
+      } finally {
+        for (const undo of cleanups.reverse()) undo();
+        for (const fd of fds.reverse()) sys.close(fd);
         cgroup.cleanup();
       }
     });
