@@ -5,6 +5,7 @@
  * Failures that are not a system call (a bad object, an incompatible pinned map, a missing kernel
  * feature, a missing filesystem) are `LoaderError`s with their own codes.
  */
+import { readFileSync } from 'node:fs';
 import { match, P } from 'ts-pattern';
 import type { BpfCommandName } from './constants.js';
 import { explainVerifierLog, type VerifierExplanation } from './verifier/explain.js';
@@ -68,6 +69,21 @@ export interface BpfErrorContext {
   readonly name?: string;
   /** Free text appended to the message (what the caller was doing). */
   readonly detail?: string;
+  /**
+   * kernel.unprivileged_bpf_disabled when the caller is not root (0 allowed, 1 and 2 disabled);
+   * `BpfError` fills it in for EPERM.
+   */
+  readonly unprivilegedBpfDisabled?: number;
+}
+
+/** kernel.unprivileged_bpf_disabled if this process is not root and the sysctl is readable. */
+export function unprivilegedBpfSetting(): number | undefined {
+  if (process.getuid?.() === 0) return undefined;
+  try {
+    return Number(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8').trim());
+  } catch {
+    return undefined;
+  }
 }
 
 const PRIVILEGES =
@@ -91,7 +107,11 @@ export function explainBpfFailure(
           `(bpffs refuses dots); pin under a mounted bpffs (e.g. /sys/fs/bpf) with [A-Za-z0-9_] names, ` +
           `or the process ${PRIVILEGES}`
         : `operation not permitted: the process ${PRIVILEGES}. If it already is root, check ` +
-          `kernel.unprivileged_bpf_disabled, an LSM policy, or RLIMIT_MEMLOCK on kernels older than 5.11`,
+          `kernel.unprivileged_bpf_disabled, an LSM policy, or RLIMIT_MEMLOCK on kernels older than 5.11` +
+          (ctx.unprivilegedBpfDisabled !== undefined && ctx.unprivilegedBpfDisabled !== 0
+            ? ` (this process is not root and kernel.unprivileged_bpf_disabled is ${ctx.unprivilegedBpfDisabled}: ` +
+              'the kernel refuses bpf(2) to unprivileged users)'
+            : ''),
     )
     .with(['OBJ_GET', 'ENOENT'], ['OBJ_PIN', 'ENOENT'], () =>
       path !== ''
@@ -267,6 +287,10 @@ export class BpfError extends Error {
     code: 'ERR_BPF_SYSCALL' | 'ERR_BPF_VERIFIER' = 'ERR_BPF_SYSCALL',
   ) {
     const errno = errnoName(errnoNumber);
+    if (errno === 'EPERM' && ctx.unprivilegedBpfDisabled === undefined) {
+      const setting = unprivilegedBpfSetting();
+      if (setting !== undefined) ctx = { ...ctx, unprivilegedBpfDisabled: setting };
+    }
     const what = ctx.name ? ` (${ctx.name})` : '';
     const detail = ctx.detail ? ` [${ctx.detail}]` : '';
     super(

@@ -203,6 +203,9 @@ describeKernel('loader: attach modes, cleanup and leaks', () => {
     for (const r of out.results) {
       expect(r).toMatchObject({ ok: false, name: 'BpfError', errno: 'EPERM' });
       expect(r.message).toMatch(/needs root, or the capabilities CAP_BPF and CAP_NET_ADMIN/);
+      const sysctl = Number(readFileSync('/proc/sys/kernel/unprivileged_bpf_disabled', 'utf8'));
+      if (sysctl !== 0)
+        expect(r.message).toContain(`kernel.unprivileged_bpf_disabled is ${sysctl}`);
     }
     expect(readdirSync(shared)).toEqual([]);
     // No program of uid 65534 exists.

@@ -33,6 +33,15 @@ describe('explainBpfFailure', () => {
     }
   });
 
+  it('names kernel.unprivileged_bpf_disabled when it is what refuses an unprivileged caller', () => {
+    expect(explainBpfFailure('MAP_CREATE', 'EPERM', { unprivilegedBpfDisabled: 2 })).toMatch(
+      /not root and kernel\.unprivileged_bpf_disabled is 2: the kernel refuses bpf\(2\) to unprivileged users/,
+    );
+    expect(explainBpfFailure('MAP_CREATE', 'EPERM', { unprivilegedBpfDisabled: 0 })).not.toMatch(
+      /is 0/,
+    );
+  });
+
   it('maps the documented (command, errno) pairs to their specific advice', () => {
     const cases: [BpfCommandName, string, RegExp, { path?: string }?][] = [
       [
