@@ -52,7 +52,11 @@ export interface VerifyOptions {
   readonly onWarning?: (message: string) => void;
   /** Directories to find source files in (default: the cwd, then the object's directory). */
   readonly sourceRoots?: readonly string[];
-  /** Probe the kernel for the object's program and map types and helpers first (default true). */
+  /**
+   * Probe the kernel for the object's program types, map types and helpers before loading
+   * (default false: a helper the program type does not offer is then explained by the verifier as
+   * the program's mistake, instead of being reported as something the kernel lacks).
+   */
   readonly checkSupport?: boolean;
 }
 
@@ -87,7 +91,7 @@ export function verifyObject(path: string, options: VerifyOptions = {}): VerifyP
           logLevel: (options.logLevel ?? 1) | LOG_STATS,
           ...(pinDir === undefined ? {} : { pinDir }),
           ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
-          ...(options.checkSupport === undefined ? {} : { checkSupport: options.checkSupport }),
+          checkSupport: options.checkSupport ?? false,
         });
         const log = loaded.program(plan.name).verifierLog;
         return { ...base, ok: true, stats: parseVerifierLog(log).stats };
