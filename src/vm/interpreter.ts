@@ -663,6 +663,7 @@ function placeContext(m: Machine, ctx: VmContext): void {
 /**
  * Runs a program to its final `exit` and reports r0, the helper calls and the final ctx bytes.
  * Throws a VmError (with the instruction index) for anything the kernel would reject or fault on.
+ * The program is compiled once per `insns` array and cached: treat the array as immutable.
  */
 export function runProgram(insns: readonly Insn[], options: RunOptions = {}): RunResult {
   const { steps, slotOf } = compile(insns);
