@@ -501,6 +501,44 @@ describe('info, ids, BTF and test-run attrs', () => {
     expect(() => cmd.progGetFdById(k, 12345)).toThrow(/no object with this id/);
   });
 
+  it('PROG/MAP_GET_NEXT_ID walk every id in order, starting from 0', () => {
+    const k = new FakeKernel();
+    const fds = [1, 2, 3].map(() =>
+      cmd.mapCreate(k, { mapType: 1, keySize: 4, valueSize: 4, maxEntries: 1 }),
+    );
+    const ids: number[] = [];
+    for (
+      let id = cmd.getNextId(k, 'MAP_GET_NEXT_ID', 0);
+      id !== undefined;
+      id = cmd.getNextId(k, 'MAP_GET_NEXT_ID', id)
+    ) {
+      ids.push(id);
+    }
+    expect(ids).toEqual(fds.map((fd) => cmd.mapInfo(k, fd).id));
+    const first = k.callsOf(BpfCmd.MAP_GET_NEXT_ID)[0]!.attr;
+    expect(first.length).toBe(12);
+    expect(dv(first).getUint32(0, true)).toBe(0);
+    expect(cmd.getNextId(k, 'PROG_GET_NEXT_ID', 0)).toBeUndefined();
+  });
+
+  it('LINK_DETACH puts the link fd @0 in 4 bytes', () => {
+    const k = new FakeKernel();
+    const target = k.openDirectory('/cg');
+    const prog = cmd.progLoad(k, {
+      progType: 13,
+      name: 'p',
+      insns: new Uint8Array(8),
+      license: 'GPL',
+    }).fd;
+    const link = cmd.linkCreate(k, prog, target, 3);
+    expect(cmd.progQuery(k, target, 3).ids).toHaveLength(1);
+    cmd.linkDetach(k, link);
+    const a = onlyAttr(k, BpfCmd.LINK_DETACH);
+    expect(a.length).toBe(4);
+    expect(dv(a).getUint32(0, true)).toBe(link);
+    expect(cmd.progQuery(k, target, 3).ids).toEqual([]);
+  });
+
   it('BTF_LOAD puts btf @0, log_buf @8, btf_size @16, log_size @20, log_level @24', () => {
     const a = encodeBtfLoad({
       btf: 0x10n,

@@ -74,6 +74,8 @@ export class FakeKernel implements BpfSyscall {
   #nextAddr = 0x10000n;
   readonly #mem = new Map<bigint, Uint8Array>();
   readonly #failures = new Map<number, ScriptedFailure[]>();
+  /** Which attachment each link made (for LINK_DETACH). */
+  readonly #linkOwners = new Map<number, { key: string; progId: number }>();
   /** Verifier log PROG_LOAD writes when a log buffer is given and the load succeeds. */
   successLog = 'processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0\n';
 
@@ -287,6 +289,29 @@ export class FakeKernel implements BpfSyscall {
       }
       case 18:
         return this.#newFd({ kind: 'btf', id: this.#nextId++ });
+      case 11:
+      case 12: {
+        // PROG/MAP_GET_NEXT_ID: the smallest live id of that kind above start_id.
+        const kind = cmd === 11 ? 'prog' : 'map';
+        const start = v.getUint32(0, true);
+        const ids = [...new Set([...this.fds.values(), ...this.pins.values()])]
+          .filter((o) => o.kind === kind && o.id > start)
+          .map((o) => o.id)
+          .sort((a, b) => a - b);
+        if (ids[0] === undefined) return -2;
+        v.setUint32(4, ids[0], true);
+        return 0;
+      }
+      case 34: {
+        const link = this.fds.get(v.getUint32(0, true));
+        if (link?.kind !== 'link') return -22;
+        for (const [key, list] of this.attached) {
+          const owner = this.#linkOwners.get(link.id);
+          if (owner && key === owner.key) list.splice(list.indexOf(owner.progId), 1);
+        }
+        this.#linkOwners.delete(link.id);
+        return 0;
+      }
       default:
         return -22;
     }
@@ -391,7 +416,10 @@ export class FakeKernel implements BpfSyscall {
       list.splice(0, list.length, prog.id);
     }
     this.attached.set(key, list);
-    return isLink ? this.#newFd({ kind: 'link', id: this.#nextId++ }) : 0;
+    if (!isLink) return 0;
+    const linkId = this.#nextId++;
+    this.#linkOwners.set(linkId, { key, progId: prog.id });
+    return this.#newFd({ kind: 'link', id: linkId });
   }
 
   #info(v: DataView): number {
