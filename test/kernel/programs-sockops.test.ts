@@ -99,8 +99,12 @@ describeKernel('socket acceleration programs in the kernel', () => {
     const r = await connect(l, { listen: '127.0.0.1', connect: '127.0.0.1' });
     expect([...(r.inspected as string[])].sort()).toEqual(expectedKeys(r, true));
     expectIntact(r);
-    expect(r.outSegs).toBeLessThanOrEqual(FLAT);
     const s = l.stats();
+    expect({ ...s, outSegs: r.outSegs }).toMatchObject({
+      msg_bytes: BigInt(BYTES + 64),
+      outSegs: r.outSegs,
+    });
+    expect(r.outSegs).toBeLessThanOrEqual(FLAT);
     expect(s).toMatchObject({ inserted: 2n, insert_failed: 0n, skip_family: 0n, skip_service: 0n });
     expect(s).toMatchObject({ skip_remote: 0n, redirect_miss: 0n, policy_denied: 0n });
     expect(s.msg_bytes).toBe(BigInt(BYTES + 64));
@@ -186,6 +190,69 @@ describeKernel('socket acceleration programs in the kernel', () => {
     expect([...(r.inspected as string[])].sort()).toEqual(expectedKeys(r, true));
     expectIntact(r);
     expect(r.outSegs).toBeLessThanOrEqual(FLAT);
+  });
+
+  it('identical loopback tuples in two namespaces: with netnsScope each pair is keyed and redirected apart', async () => {
+    const l = load({ variant: 'minimal', netnsScope: true, stats: true }, 'twons');
+    const cgroup = l.attach();
+    const plan = (netns: string) => ({
+      cgroup,
+      netns,
+      listenHost: '127.0.0.1',
+      connectHost: '127.0.0.1',
+      port: 7777,
+      clientPort: 40000,
+      bytes: BYTES,
+    });
+    const [a, b] = [l.createNetns(), l.createNetns()];
+    let inner: TrafficResult | undefined;
+    // Namespace A connects and waits; B connects (same tuple), moves its data, then A moves its own.
+    const outer = await runTraffic(plan(a), async () => {
+      inner = await runTraffic(plan(b), () => l.keys('sockhash'));
+    });
+    if (!inner) throw new Error('the second namespace did not run');
+    expect(inner.client).toEqual(outer.client);
+    const keys = inner.inspected as string[];
+    expect(keys).toHaveLength(4);
+    // Two tuples (each side's reversed key), each present once per namespace cookie.
+    const tuples = new Set(keys.map((k) => k.slice(0, 88)));
+    expect([...tuples].sort()).toEqual(expectedKeys(outer, true));
+    expect(new Set(keys.map((k) => k.slice(96))).size).toBe(2);
+    for (const r of [outer, inner]) {
+      expectIntact(r);
+      expect(r.outSegs).toBeLessThanOrEqual(FLAT);
+    }
+    expect(l.stats()).toMatchObject({
+      inserted: 4n,
+      insert_failed: 0n,
+      msg_bytes: BigInt(2 * (BYTES + 64)),
+    });
+  });
+
+  it('identical loopback tuples in two namespaces collide without netnsScope (the second pair fails to insert)', async () => {
+    const l = load({ variant: 'minimal', stats: true }, 'twons-plain');
+    const cgroup = l.attach();
+    const plan = (netns: string) => ({
+      cgroup,
+      netns,
+      listenHost: '127.0.0.1',
+      connectHost: '127.0.0.1',
+      port: 7777,
+      clientPort: 40000,
+      bytes: 1,
+      stopAfterConnect: true,
+    });
+    const [a, b] = [l.createNetns(), l.createNetns()];
+    let keys: string[] = [];
+    await runTraffic(plan(a), async () => {
+      await runTraffic(plan(b), () => {
+        keys = l.keys('sockhash');
+      });
+    });
+    // Cilium's 44-byte key cannot tell the namespaces apart: B's sockets hit EEXIST, and B's
+    // messages would be redirected to A's sockets (which is why netnsScope exists).
+    expect(keys).toHaveLength(2);
+    expect(l.stats()).toMatchObject({ inserted: 2n, insert_failed: 2n });
   });
 
   it('netnsScope: keys carry the namespace cookie (56 bytes) and the pair is still redirected', async () => {

@@ -40,7 +40,12 @@ export class LoadedSockops {
   readonly dir: TestDir;
   readonly objectPath: string;
   private cgroup: TestDir | undefined;
-  private netns: string | undefined;
+  private readonly namespaces: string[] = [];
+  /** Kernel ids of the programs and maps, read right after loading: every later bpftool call
+   * goes by id, so it still works if something removes the pins (a concurrent test run's
+   * leftover sweep removes every tsbpf-test-* bpffs entry). */
+  private readonly progIds = new Map<string, number>();
+  private readonly mapIds = new Map<string, number>();
 
   constructor(options: SockopsOptions, tag: string) {
     this.built = buildSockops(options);
@@ -56,6 +61,24 @@ export class LoadedSockops {
       'pinmaps',
       join(this.dir.path, 'maps'),
     );
+    const idOf = (kind: 'prog' | 'map', path: string) =>
+      (JSON.parse(bpftool('-j', kind, 'show', 'pinned', path)) as { id: number }).id;
+    for (const which of ['sockops', 'skMsg'] as const) {
+      this.progIds.set(which, idOf('prog', this.progPin(which)));
+    }
+    for (const m of this.built.maps) this.mapIds.set(m.role, idOf('map', this.mapPin(m.role)));
+  }
+
+  /** bpftool arguments naming a program by id. */
+  private progRef(which: 'sockops' | 'skMsg'): string[] {
+    return ['id', String(this.progIds.get(which))];
+  }
+
+  /** bpftool arguments naming a map by id. */
+  private mapRef(role: SockopsMapRole): string[] {
+    const id = this.mapIds.get(role);
+    if (id === undefined) throw new Error(`this build has no ${role} map`);
+    return ['id', String(id)];
   }
 
   /** Pin path of a program by its name. */
@@ -75,8 +98,7 @@ export class LoadedSockops {
     bpftool(
       'map',
       'update',
-      'pinned',
-      this.mapPin(role),
+      ...this.mapRef(role),
       'key',
       'hex',
       ...hexArgs(key),
@@ -88,7 +110,7 @@ export class LoadedSockops {
 
   /** The keys of a map (hex strings without separators). */
   keys(role: SockopsMapRole): string[] {
-    const out = JSON.parse(bpftool('-j', 'map', 'dump', 'pinned', this.mapPin(role))) as {
+    const out = JSON.parse(bpftool('-j', 'map', 'dump', ...this.mapRef(role))) as {
       key: string[];
     }[];
     return out.map((e) => e.key.map((b) => b.replace(/^0x/, '')).join(''));
@@ -98,7 +120,7 @@ export class LoadedSockops {
   stats(): Record<StatName, bigint> {
     // bpftool prints hex byte arrays, or plain numbers when the map has BTF; accept both.
     type Raw = string[] | number;
-    const out = JSON.parse(bpftool('-j', 'map', 'dump', 'pinned', this.mapPin('stats'))) as {
+    const out = JSON.parse(bpftool('-j', 'map', 'dump', ...this.mapRef('stats'))) as {
       key: Raw;
       values: { cpu: number; value: Raw }[];
     }[];
@@ -121,25 +143,18 @@ export class LoadedSockops {
   /** Attaches sock_ops to a new test cgroup and sk_msg to the SOCKHASH; returns the cgroup path. */
   attach(): string {
     this.cgroup = createTestCgroup('sockops');
-    bpftool('cgroup', 'attach', this.cgroup.path, 'sock_ops', 'pinned', this.progPin('sockops'));
-    bpftool(
-      'prog',
-      'attach',
-      'pinned',
-      this.progPin('skMsg'),
-      'msg_verdict',
-      'pinned',
-      this.mapPin('sockhash'),
-    );
+    bpftool('cgroup', 'attach', this.cgroup.path, 'sock_ops', ...this.progRef('sockops'));
+    bpftool('prog', 'attach', ...this.progRef('skMsg'), 'msg_verdict', ...this.mapRef('sockhash'));
     return this.cgroup.path;
   }
 
   /** A fresh network namespace with loopback up; returns its name. */
   createNetns(): string {
-    this.netns = `tsbpf-test-${process.pid}-${seq}`;
-    execFileSync('ip', ['netns', 'add', this.netns]);
-    execFileSync('ip', ['-n', this.netns, 'link', 'set', 'lo', 'up']);
-    return this.netns;
+    const name = `tsbpf-test-${process.pid}-${seq}-${this.namespaces.length}`;
+    execFileSync('ip', ['netns', 'add', name]);
+    this.namespaces.push(name);
+    execFileSync('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+    return name;
   }
 
   /** Detaches, unpins, removes the cgroup, netns and object file. Safe to call after failures. */
@@ -153,26 +168,19 @@ export class LoadedSockops {
     };
     if (this.cgroup) {
       const cg = this.cgroup;
-      quiet(() =>
-        bpftool('cgroup', 'detach', cg.path, 'sock_ops', 'pinned', this.progPin('sockops')),
-      );
+      quiet(() => bpftool('cgroup', 'detach', cg.path, 'sock_ops', ...this.progRef('sockops')));
       quiet(() => cg.cleanup());
     }
     quiet(() =>
       bpftool(
         'prog',
         'detach',
-        'pinned',
-        this.progPin('skMsg'),
+        ...this.progRef('skMsg'),
         'msg_verdict',
-        'pinned',
-        this.mapPin('sockhash'),
+        ...this.mapRef('sockhash'),
       ),
     );
-    if (this.netns) {
-      const ns = this.netns;
-      quiet(() => execFileSync('ip', ['netns', 'delete', ns]));
-    }
+    for (const ns of this.namespaces) quiet(() => execFileSync('ip', ['netns', 'delete', ns]));
     quiet(() => this.dir.cleanup());
     quiet(() => execFileSync('rm', ['-f', this.objectPath]));
   }
@@ -200,6 +208,10 @@ export interface TrafficPlan {
   readonly bytes: number;
   readonly ipv6Only?: boolean;
   readonly pieces?: number;
+  /** Bind the client to this port (to build identical tuples in two namespaces). */
+  readonly clientPort?: number;
+  /** Stop after `whileConnected` (no data moves; sent/received fields are then empty). */
+  readonly stopAfterConnect?: boolean;
 }
 
 /** Runs one connection in the netns; `whileConnected` runs after the handshake, before the data. */
@@ -245,6 +257,9 @@ export async function runTraffic(
   try {
     const connected = await next();
     const inspected = await whileConnected(connected);
+    if (plan.stopAfterConnect) {
+      return { ...connected, sentSha: '', receivedSha: '', received: 0, outSegs: 0, inspected };
+    }
     child.stdin.write('go\n');
     const done = await next();
     return { ...connected, ...done, inspected };

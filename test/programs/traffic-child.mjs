@@ -28,7 +28,11 @@ const server = net.createServer();
 server.listen({ host: cfg.listenHost, port: cfg.port, ipv6Only: cfg.ipv6Only ?? false });
 await once(server, 'listening');
 const accepted = once(server, 'connection');
-const client = net.connect({ host: cfg.connectHost, port: cfg.port });
+const client = net.connect({
+  host: cfg.connectHost,
+  port: cfg.port,
+  ...(cfg.clientPort ? { localPort: cfg.clientPort } : {}),
+});
 await once(client, 'connect');
 const [peer] = await accepted;
 client.setNoDelay(true);
