@@ -52,6 +52,52 @@ const SIZE_OF: Record<1 | 2 | 4 | 8, Size> = { 1: 'b', 2: 'h', 4: 'w', 8: 'dw' }
 /** A jump destination: a label, or a raw slot offset relative to the next instruction. */
 export type Target = LabelT | number;
 
+/**
+ * Where a stack object was allocated: expanded at the end of the build into zero stores for the
+ * bytes that some path may store before the object is read (they cannot be zeroed lazily at the
+ * read, which would overwrite those stores), so it runs before any of them.
+ */
+interface ZeroSlot {
+  readonly t: 'zero';
+  readonly obj: StackObject;
+  readonly bytes: Set<number>;
+  readonly loc: SourceLocation;
+}
+
+/** The builder's stream: assembler items plus allocation-time zero slots. */
+type BuilderItem = Item | ZeroSlot;
+
+/** True when an item ends straight-line flow (exit or unconditional jump). */
+function leaves(item: BuilderItem | undefined): boolean {
+  return (
+    item !== undefined &&
+    (item.t === 'insn' || item.t === 'jump') &&
+    (item.insn.kind === 'exit' || item.insn.kind === 'ja' || item.insn.kind === 'gotol')
+  );
+}
+
+/** Aligned store sizes covering `bytes` (r10-relative offsets) with the fewest stores. */
+function zeroStores(bytes: ReadonlySet<number>): { at: number; size: 1 | 2 | 4 | 8 }[] {
+  const left = new Set(bytes);
+  const out: { at: number; size: 1 | 2 | 4 | 8 }[] = [];
+  for (const at of [...bytes].sort((a, b) => a - b)) {
+    if (!left.has(at)) continue;
+    let size: 1 | 2 | 4 | 8 = 1;
+    for (const s of [8, 4, 2] as const) {
+      if (((at % s) + s) % s !== 0) continue;
+      let all = true;
+      for (let k = 0; k < s; k++) all &&= left.has(at + k);
+      if (all) {
+        size = s;
+        break;
+      }
+    }
+    for (let k = 0; k < size; k++) left.delete(at + k);
+    out.push({ at, size });
+  }
+  return out;
+}
+
 interface StackWrite {
   readonly lo: number;
   readonly hi: number;
@@ -175,7 +221,9 @@ export class ProgramBuilder<P extends ProgramTypeName> {
   /** Register `b.ctx` uses by default (r1). */
   ctxRegister: Register = new Register(1, 64);
 
-  #items: Item[] = [];
+  #items: BuilderItem[] = [];
+  #zeroSlots = new Map<StackObject, ZeroSlot>();
+  #firstWrite = new Map<StackObject, number>();
   #scopes: number[] = [0];
   #nextScope = 1;
   #epoch = 0;
@@ -227,7 +275,7 @@ export class ProgramBuilder<P extends ProgramTypeName> {
   }
 
   /** Runs `body` into a fresh item buffer in a new scope; returns the items. */
-  #nested(body: () => void): Item[] {
+  #nested(body: () => void): BuilderItem[] {
     const saved = this.#items;
     this.#items = [];
     this.#scopes.push(this.#nextScope++);
@@ -500,6 +548,12 @@ export class ProgramBuilder<P extends ProgramTypeName> {
     this.#stackUsed = used;
     const obj = new StackObject(r10, -used, layout, this.#objects.length, options.zero ?? true);
     this.#objects.push(obj);
+    this.#firstWrite.set(obj, this.#writes.length);
+    if (obj.zero) {
+      const slot: ZeroSlot = { t: 'zero', obj, bytes: new Set(), loc };
+      this.#zeroSlots.set(obj, slot);
+      this.#items.push(slot);
+    }
     return obj;
   }
 
@@ -555,36 +609,27 @@ export class ProgramBuilder<P extends ProgramTypeName> {
     }
   }
 
-  /** Emits zero stores for the bytes of [lo, hi) (r10-relative) of `obj` not surely written yet. */
+  /**
+   * Makes the bytes [lo, hi) (r10-relative) of `obj` read as zero where the program has not stored:
+   * bytes stored on every path to here need nothing; bytes never stored get zero stores here;
+   * bytes stored on some paths only are zeroed at the allocation (see ZeroSlot).
+   */
   #zeroFill(obj: StackObject, lo: number, hi: number, loc: SourceLocation): void {
     if (!obj.zero) return;
     const active = new Set(this.#scopes);
+    const since = this.#writes.slice(this.#firstWrite.get(obj) ?? 0);
+    const covers = (w: StackWrite, at: number) => w.lo <= at && at < w.hi;
     const missing = new Set<number>();
-    for (let at = lo; at < hi; at++) missing.add(at);
-    for (const w of this.#writes) {
-      if (w.epoch !== this.#epoch || !active.has(w.scope)) continue;
-      for (let at = Math.max(lo, w.lo); at < Math.min(hi, w.hi); at++) missing.delete(at);
-    }
     for (let at = lo; at < hi; at++) {
-      if (!missing.has(at)) continue;
-      let size: 1 | 2 | 4 | 8 = 1;
-      for (const s of [8, 4, 2] as const) {
-        if (((at % s) + s) % s !== 0) continue;
-        let all = true;
-        for (let k = 0; k < s; k++) all &&= missing.has(at + k);
-        if (all) {
-          size = s;
-          break;
-        }
-      }
-      this.#writes.push({
-        lo: at,
-        hi: at + size,
-        scope: this.#scopes[this.#scopes.length - 1] as number,
-        epoch: this.#epoch,
-      });
+      if (since.some((w) => covers(w, at) && w.epoch === this.#epoch && active.has(w.scope)))
+        continue;
+      if (since.some((w) => covers(w, at))) this.#zeroSlots.get(obj)?.bytes.add(at);
+      else missing.add(at);
+    }
+    const scope = this.#scopes[this.#scopes.length - 1] as number;
+    for (const { at, size } of zeroStores(missing)) {
+      this.#writes.push({ lo: at, hi: at + size, scope, epoch: this.#epoch });
       this.#emit({ kind: 'st', size: SIZE_OF[size], dst: 10, off: at, imm: 0 }, loc);
-      for (let k = 0; k < size; k++) missing.delete(at + k);
     }
   }
 
@@ -803,12 +848,9 @@ export class ProgramBuilder<P extends ProgramTypeName> {
       return;
     }
     const endLabel = this.#internalLabel('endif', loc);
-    const last = thenItems[thenItems.length - 1];
-    const leaves =
-      last !== undefined &&
-      last.t !== 'bind' &&
-      (last.insn.kind === 'exit' || last.insn.kind === 'ja' || last.insn.kind === 'gotol');
-    if (!leaves) this.#emitJump({ kind: 'ja', off: 0 }, endLabel, loc);
+    if (!leaves(thenItems[thenItems.length - 1])) {
+      this.#emitJump({ kind: 'ja', off: 0 }, endLabel, loc);
+    }
     this.#bind(elseLabel, loc);
     this.#items.push(...elseItems);
     this.#bind(endLabel, loc);
@@ -996,13 +1038,18 @@ export class ProgramBuilder<P extends ProgramTypeName> {
    * reachable by falling through (a missing return) with the location to blame.
    */
   finish(): { readonly items: readonly Item[]; readonly fallsOffAt: SourceLocation | null } {
-    const items = this.#items;
+    const items: Item[] = this.#items.flatMap((item): Item[] =>
+      item.t === 'zero'
+        ? zeroStores(item.bytes).map(({ at, size }) => ({
+            t: 'insn',
+            insn: { kind: 'st', size: SIZE_OF[size], dst: 10, off: at, imm: 0 },
+            loc: item.loc,
+          }))
+        : [item],
+    );
     const last = items[items.length - 1];
     let fallsOffAt: SourceLocation | null = null;
-    if (last === undefined) fallsOffAt = null;
-    else if (last.t === 'bind') fallsOffAt = last.loc;
-    else if (last.insn.kind !== 'exit' && last.insn.kind !== 'ja' && last.insn.kind !== 'gotol')
-      fallsOffAt = last.loc;
+    if (last !== undefined && !leaves(last)) fallsOffAt = last.loc;
     const out = [...items];
     for (const [imm, label] of this.#retLabels) {
       if (this.#boundRet.has(label)) continue;
