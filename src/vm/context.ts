@@ -173,14 +173,13 @@ export const sockOpsAccess: CtxAccessCheck = (off, size, write) => {
     }
     return size === 4 ? undefined : 'invalid bpf_context access: write reply/sk_txhash as u32';
   }
-  // bytes_received and bytes_acked form one 16-byte range that only 8-byte loads may touch.
-  if (off >= SockOpsOffset.bytes_received && off < SockOpsOffset.sk) {
-    return size === 8 && SOCK_OPS_U64_READS.has(off)
+  // Every u64 field (bytes_received, bytes_acked, sk, skb_data, skb_data_end, skb_hwtstamp) is
+  // read whole: no 4-byte read of either half (checked against the 6.18 verifier).
+  const u64Field = off - (off % 8);
+  if (SOCK_OPS_U64_READS.has(u64Field)) {
+    return size === 8 && off === u64Field
       ? undefined
-      : 'invalid bpf_context access: bytes_received/bytes_acked are u64';
-  }
-  if (SOCK_OPS_U64_READS.has(off)) {
-    return size === 8 ? undefined : 'invalid bpf_context access: this field is read as u64';
+      : 'invalid bpf_context access: this field is read as a whole u64';
   }
   if (off === SockOpsOffset.skb_tcp_flags) return undefined; // narrow loads allowed
   return size === 4 ? undefined : 'invalid bpf_context access: u32 fields need 4-byte loads';

@@ -42,6 +42,7 @@ import {
   SockOpsOp,
   skMsgContext,
   sockOpsContext,
+  VmError,
 } from '../../src/vm/index.js';
 import { aluReg, ld64, mov, movReg } from '../vm/insns.js';
 import { randomMemoryProgram, randomProgram } from '../vm/random-programs.js';
@@ -454,5 +455,76 @@ describeKernel('sk_msg ctx bytes: skMsgContext against the kernel', () => {
         cgroup.cleanup();
       }
     });
+  }
+});
+
+describeKernel('ctx access rules: the vm against the verifier', () => {
+  const conn: Connection = {
+    family: 'ipv4',
+    localAddress: '10.0.0.1',
+    remoteAddress: '10.0.0.2',
+    localPort: 1000,
+    remotePort: 2000,
+  };
+  const sizes = ['b', 'h', 'w', 'dw'] as const;
+  const cases = [
+    {
+      name: 'bpf_sock_ops',
+      progType: ProgType.SOCK_OPS,
+      attach: AttachType.CGROUP_SOCK_OPS,
+      ctx: sockOpsContext(conn, SockOpsOp.ACTIVE_ESTABLISHED_CB),
+    },
+    {
+      name: 'sk_msg_md',
+      progType: ProgType.SK_MSG,
+      attach: AttachType.SK_MSG_VERDICT,
+      ctx: skMsgContext(conn, 4),
+    },
+  ];
+
+  for (const c of cases) {
+    it(`accepts and refuses exactly the loads and stores the verifier does on ${c.name}`, () => {
+      const sys = systemSyscall();
+      const mismatches: string[] = [];
+      let checked = 0;
+      for (let off = 0; off < c.ctx.bytes.length + 8; off++) {
+        for (const size of sizes) {
+          for (const write of [false, true]) {
+            const access: Insn[] = write
+              ? [mov(2, 0), { kind: 'stx', size, dst: 1, src: 2, off }]
+              : [{ kind: 'ldx', size, signed: false, dst: 2, src: 1, off }];
+            const prog: Insn[] = [...access, mov(0, 1), { kind: 'exit' }];
+            let vm = true;
+            try {
+              runProgram(prog, { ctx: c.ctx });
+            } catch (e) {
+              if (!(e instanceof VmError)) throw e;
+              vm = false;
+            }
+            let kernel = true;
+            try {
+              const { fd } = progLoad(sys, {
+                progType: c.progType,
+                expectedAttachType: c.attach,
+                name: 'vm_ctx_rule',
+                insns: encodeInsns(prog),
+                license: 'GPL',
+              });
+              sys.close(fd);
+            } catch {
+              kernel = false;
+            }
+            checked += 1;
+            if (vm !== kernel) {
+              mismatches.push(
+                `${write ? 'write' : 'read'} off=${off} size=${size}: vm ${vm}, kernel ${kernel}`,
+              );
+            }
+          }
+        }
+      }
+      expect(mismatches).toEqual([]);
+      expect(checked).toBe((c.ctx.bytes.length + 8) * 8);
+    }, 300_000);
   }
 });

@@ -169,6 +169,8 @@ describe('sock_ops access rules (sock_ops_is_valid_access)', () => {
     expect(access(ctx, 'read', 'w', SockOpsOffset.bytes_acked + 4)).toBe('CTX_ACCESS');
     expect(access(ctx, 'read', 'dw', SockOpsOffset.sk)).toBe('ok');
     expect(access(ctx, 'read', 'w', SockOpsOffset.skb_data)).toBe('CTX_ACCESS');
+    expect(access(ctx, 'read', 'w', SockOpsOffset.sk + 4)).toBe('CTX_ACCESS');
+    expect(access(ctx, 'read', 'w', SockOpsOffset.skb_hwtstamp + 4)).toBe('CTX_ACCESS');
   });
 
   it('allows narrow loads of skb_tcp_flags at its start only', () => {
