@@ -5,24 +5,46 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { runAccel } from './accel.js';
+import { runBench } from './bench.js';
+import { runBuild } from './build.js';
 import { type CommandIo, runDump } from './dump.js';
+import { EXIT_CODES_HELP } from './errors.js';
 import { runVerify } from './verify.js';
 
 /** A subcommand: runs with the arguments after its name, returns the exit code. */
 type Command = (args: readonly string[], io: CommandIo) => number | Promise<number>;
 
 const COMMANDS: Readonly<Record<string, Command>> = {
+  build: runBuild,
   dump: runDump,
   verify: runVerify,
+  accel: (args, io) => runAccel(args, io),
+  bench: runBench,
 };
 
 /** Top-level usage text. */
 export const USAGE = `usage: tsbpf <command> [options]
 
+eBPF from TypeScript: socket acceleration (sock_ops + sk_msg) built without clang, and the tools
+to inspect, verify and run it.
+
 commands:
+  build [--out DIR] [--variant cilium|minimal] [options]
+                           write the socket acceleration object (.o) and its listing
   dump FILE.o [--source]   disassembly in llvm-objdump syntax, optional source lines
   verify FILE.o [--log-level 1|2] [--json]
                            load every program without attaching; explain rejections
+  accel enable --cgroup PATH [--variant cilium|minimal] [--pin-dir DIR] [--config FILE]
+  accel disable [--pin-dir DIR]
+  accel status [--json]
+  accel run [--metrics-port N]   foreground agent (systemd, DaemonSet)
+  accel demo                     zero-config first run in a throwaway cgroup
+  bench [--quick] [--json FILE]  benchmarks (not implemented yet)
+
+Run \`tsbpf <command> --help\` for a command's options and examples.
+Errors print one line; add --verbose for details.
+${EXIT_CODES_HELP}
 `;
 
 /** Runs `tsbpf` with `argv` (the arguments after the program name); returns the exit code. */
