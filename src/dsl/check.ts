@@ -482,7 +482,7 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
               report(
                 i,
                 'UNINIT_STACK',
-                `${what} passed to ${def.name} (r${r}, r10${v.off}, ${size} bytes) includes uninitialised stack bytes; store every byte (padding too) or allocate it with b.stack(layout) which zero-fills`,
+                `${what} passed to ${def.name} (r${r}, r10${v.off}, ${size} bytes) includes uninitialised stack bytes, so it holds whatever was on the stack (privileged loads pass the verifier, but lookups then miss); store every byte (padding too) or allocate it with b.stack(layout), which zero-fills`,
               );
             }
             if (!needInit) markInit(v.off, size);
