@@ -1,0 +1,17 @@
+/**
+ * The benchmark (`tsbpf bench`, `npm run bench`): `runBench(options, io)` measures plain TCP
+ * loopback, the accelerated variants and a UNIX socket side by side; see run.ts.
+ */
+export { type BuildTiming, measureBuildTiming } from './build-timing.js';
+export { BenchError, type BenchErrorCode } from './errors.js';
+export { parseBenchArgs } from './main.js';
+export {
+  type BenchIo,
+  type BenchOptions,
+  type BenchResults,
+  checkTargets,
+  runBench,
+  type ScenarioResult,
+  type TargetCheck,
+} from './run.js';
+export { allScenarios, type Scenario, type Transport } from './scenarios.js';
