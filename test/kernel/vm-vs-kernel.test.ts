@@ -35,9 +35,12 @@ import {
 import { AttachType, MapType, ProgType } from '../../src/loader/constants.js';
 import { type BpfSyscall, systemSyscall } from '../../src/loader/syscall.js';
 import {
+  BPF_SOCK_SIZE,
   type Connection,
   runProgram,
+  SK_MSG_MD_SIZE,
   SkMsgOffset,
+  SOCK_OPS_SIZE,
   SockOpsOffset,
   SockOpsOp,
   skMsgContext,
@@ -467,18 +470,38 @@ describeKernel('ctx access rules: the vm against the verifier', () => {
     remotePort: 2000,
   };
   const sizes = ['b', 'h', 'w', 'dw'] as const;
+  /** The access through r1 (the ctx itself). */
+  const direct = (access: Insn[]): Insn[] => access;
+  /** The access through sk (struct bpf_sock), after the NULL check the verifier demands. */
+  const throughSk = (access: Insn[]): Insn[] => [
+    { kind: 'ldx', size: 'dw', signed: false, dst: 1, src: 1, off: SockOpsOffset.sk },
+    { kind: 'jump', op: 'jeq', width: 64, dst: 1, src: { imm: 0 }, off: access.length },
+    ...access,
+  ];
   const cases = [
     {
       name: 'bpf_sock_ops',
       progType: ProgType.SOCK_OPS,
       attach: AttachType.CGROUP_SOCK_OPS,
       ctx: sockOpsContext(conn, SockOpsOp.ACTIVE_ESTABLISHED_CB),
+      size: SOCK_OPS_SIZE,
+      via: direct,
     },
     {
       name: 'sk_msg_md',
       progType: ProgType.SK_MSG,
       attach: AttachType.SK_MSG_VERDICT,
       ctx: skMsgContext(conn, 4),
+      size: SK_MSG_MD_SIZE,
+      via: direct,
+    },
+    {
+      name: 'struct bpf_sock (sock_ops sk)',
+      progType: ProgType.SOCK_OPS,
+      attach: AttachType.CGROUP_SOCK_OPS,
+      ctx: sockOpsContext(conn, SockOpsOp.ACTIVE_ESTABLISHED_CB),
+      size: BPF_SOCK_SIZE,
+      via: throughSk,
     },
   ];
 
@@ -487,13 +510,13 @@ describeKernel('ctx access rules: the vm against the verifier', () => {
       const sys = systemSyscall();
       const mismatches: string[] = [];
       let checked = 0;
-      for (let off = 0; off < c.ctx.bytes.length + 8; off++) {
+      for (let off = 0; off < c.size + 8; off++) {
         for (const size of sizes) {
           for (const write of [false, true]) {
             const access: Insn[] = write
               ? [mov(2, 0), { kind: 'stx', size, dst: 1, src: 2, off }]
               : [{ kind: 'ldx', size, signed: false, dst: 2, src: 1, off }];
-            const prog: Insn[] = [...access, mov(0, 1), { kind: 'exit' }];
+            const prog: Insn[] = [...c.via(access), mov(0, 1), { kind: 'exit' }];
             let vm = true;
             try {
               runProgram(prog, { ctx: c.ctx });
@@ -524,7 +547,7 @@ describeKernel('ctx access rules: the vm against the verifier', () => {
         }
       }
       expect(mismatches).toEqual([]);
-      expect(checked).toBe((c.ctx.bytes.length + 8) * 8);
+      expect(checked).toBe((c.size + 8) * 8);
     }, 300_000);
   }
 });
