@@ -179,12 +179,45 @@ function planOne(
   const mapRelocations: { slot: number; map: string }[] = [];
   const helpers = new Set<number>();
 
+  /** Slot in the combined program of byte `offset` of section `section` (appending its function). */
+  const placeCallee = (
+    caller: ObjectProgram,
+    section: string,
+    offset: number,
+    at: number,
+  ): number => {
+    const callee = programAt(obj, section, offset);
+    if (!callee) {
+      throw badObject(
+        `program ${caller.name}: call at instruction ${at} goes to ${section}+${offset}, where no function is`,
+      );
+    }
+    let part = parts.find((p) => p.prog === callee);
+    if (!part) {
+      part = { prog: callee, startSlot: totalSlots };
+      parts.push(part);
+      chunks.push(programBytes(obj, callee).slice());
+      totalSlots += callee.size / 8;
+    }
+    return part.startSlot + (offset - callee.offset) / 8;
+  };
+
   for (let i = 0; i < parts.length; i++) {
     const { prog, startSlot } = parts[i]!;
     const bytes = chunks[i]!;
     const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
     for (const insn of prog.insns) {
       if (insn.kind === 'call' && insn.target === 'helper') helpers.add(insn.imm);
+    }
+    // Calls clang resolved itself (to a function of the same section, no relocation): the
+    // callee is at the call's section offset + (imm + 1) slots, as libbpf computes it.
+    const relocated = new Set(prog.relocations.map((r) => r.offset));
+    for (let at = 0; at < bytes.length; at += 8) {
+      if (bytes[at] !== 0x85 || (bytes[at + 1] ?? 0) >> 4 !== 1 || relocated.has(at)) continue;
+      const imm = view.getInt32(at + 4, true);
+      const slot = at / 8;
+      const dest = placeCallee(prog, prog.section, prog.offset + (slot + 1 + imm) * 8, slot);
+      view.setInt32(at + 4, dest - (startSlot + slot + 1), true);
     }
     for (const rel of prog.relocations) {
       const slot = rel.offset / 8;
@@ -205,21 +238,7 @@ function planOne(
         // bpf-to-bpf call: the callee starts at symbol value + (imm + 1) slots (clang leaves
         // imm = -1 for function symbols and the in-section offset for section symbols).
         const imm = view.getInt32(rel.offset + 4, true);
-        const calleeOffset = target.value + (imm + 1) * 8;
-        const callee = programAt(obj, target.section, calleeOffset);
-        if (!callee) {
-          throw badObject(
-            `program ${prog.name}: call at instruction ${slot} goes to ${target.section}+${calleeOffset}, where no function is`,
-          );
-        }
-        let part = parts.find((p) => p.prog === callee);
-        if (!part) {
-          part = { prog: callee, startSlot: totalSlots };
-          parts.push(part);
-          chunks.push(programBytes(obj, callee).slice());
-          totalSlots += callee.size / 8;
-        }
-        const dest = part.startSlot + (calleeOffset - callee.offset) / 8;
+        const dest = placeCallee(prog, target.section, target.value + (imm + 1) * 8, slot);
         view.setInt32(rel.offset + 4, dest - (startSlot + slot + 1), true);
         continue;
       }

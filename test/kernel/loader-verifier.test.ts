@@ -179,6 +179,47 @@ describeKernel('loader: verifier errors, test runs and probes', () => {
     expect(xprog.testRun({ dataIn: packet })).toMatchObject({ retval: 2, dataOut: packet });
   });
 
+  it('links bpf-to-bpf calls: the kernel runs the appended callee (func_info for both functions)', () => {
+    const seven: Insn[] = [
+      { kind: 'alu', width: 64, op: 'mov', dst: 0, src: { imm: 7 } },
+      { kind: 'exit' },
+    ];
+    const caller: Insn[] = [
+      { kind: 'alu', width: 64, op: 'mov', dst: 0, src: { imm: 0 } },
+      { kind: 'alu', width: 64, op: 'mov', dst: 1, src: { imm: 0 } },
+      // section slot 4 → `seven` at section slot 0: imm = 0 - (4 + 1)
+      { kind: 'call', target: 'bpf', imm: -5, off: 0 },
+      { kind: 'alu', width: 64, op: 'add', dst: 0, src: { imm: 1 } },
+      { kind: 'exit' },
+    ];
+    const bytes = writeObject({
+      license: 'GPL',
+      maps: [],
+      programs: [
+        {
+          name: 'seven',
+          section: 'socket',
+          insns: seven,
+          mapRefs: [],
+          // A global callee is verified on its own against its BTF prototype: one scalar argument.
+          ctxType: { kind: 'int', name: 'int', size: 4, signed: true },
+          lines: [{ insn: 0, file: 'calls.ts', text: 'return 7', line: 1, col: 1 }],
+        },
+        {
+          name: 'caller',
+          section: 'socket',
+          insns: caller,
+          mapRefs: [],
+          lines: [{ insn: 0, file: 'calls.ts', text: 'return seven() + 1', line: 5, col: 1 }],
+        },
+      ],
+    });
+    using obj = loadObject(bytes, { sys, programs: ['caller'] });
+    const prog = obj.program('caller');
+    expect(prog.info()).toMatchObject({ nrFuncInfo: 2, nrLineInfo: 2 });
+    expect(prog.testRun({ dataIn: new Uint8Array(64) }).retval).toBe(8);
+  });
+
   it('sock_ops has no test runner: the error says so', () => {
     const { fd } = progLoad(sys, {
       progType: ProgType.SOCK_OPS,

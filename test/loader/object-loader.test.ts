@@ -132,6 +132,38 @@ describe('loadObject through the fake kernel', () => {
     expect(plan!.funcInfo.map((f) => f.slot)).toEqual([0, main.size / 8]);
   });
 
+  it('links calls clang resolved without a relocation (same section) to the appended callee', () => {
+    // Section `socket`: callee `seven` at slot 0 (2 slots), then `caller` at slot 2 whose call at
+    // its slot 1 (section slot 3) reaches slot 0 with imm = 0 - (3 + 1) = -4.
+    const seven: Insn[] = [
+      { kind: 'alu', width: 64, op: 'mov', dst: 0, src: { imm: 7 } },
+      { kind: 'exit' },
+    ];
+    const caller: Insn[] = [
+      { kind: 'alu', width: 64, op: 'mov', dst: 0, src: { imm: 0 } },
+      { kind: 'call', target: 'bpf', imm: -4, off: 0 },
+      { kind: 'exit' },
+    ];
+    const bytes = writeObject({
+      license: 'GPL',
+      maps: [],
+      programs: [
+        { name: 'seven', section: 'socket', insns: seven, mapRefs: [] },
+        { name: 'caller', section: 'socket', insns: caller, mapRefs: [] },
+      ],
+    });
+    const [plan] = planPrograms(parseObject(bytes), { programs: ['caller'] });
+    expect(plan!.insns.length).toBe(5 * 8);
+    const v = dv(plan!.insns);
+    // The call now points just past the caller, where `seven` was appended: 3 - (1 + 1) = 1.
+    expect(plan!.insns[8]).toBe(0x85);
+    expect(v.getInt32(12, true)).toBe(1);
+    const [sevenPlan] = planPrograms(parseObject(bytes), { programs: ['seven'] });
+    expect(plan!.insns.subarray(24, 40)).toEqual(sevenPlan!.insns);
+    expect(plan!.insns[24]).toBe(0xb7);
+    expect(v.getInt32(28, true)).toBe(7);
+  });
+
   it('pins maps declared by name under pinDir and reuses them on the next load', () => {
     const k = new FakeKernel();
     loadObject(SOCKACCEL, { sys: k, pinDir: '/sys/fs/bpf/t', checkSupport: false }).close();
