@@ -26,15 +26,42 @@ function removeCgroupTree(dir: string): void {
 }
 
 /**
+ * The pid in a `tsbpf-test-<tag>-<pid>-<n>` name (support.ts names them so), or undefined.
+ */
+function ownerPid(name: string): number | undefined {
+  const m = /-(\d+)-\d+$/.exec(name);
+  return m ? Number(m[1]) : undefined;
+}
+
+/** True when `name` was made by a process that still runs (another test run on this machine). */
+function ownerAlive(name: string): boolean {
+  const pid = ownerPid(name);
+  if (pid === undefined || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** True for a leftover this run may remove: ours by name, and not owned by a live process. */
+function isLeftover(name: string): boolean {
+  return name.startsWith('tsbpf-test') && !ownerAlive(name);
+}
+
+/**
  * Removes what kernel tests may have left behind: `tsbpf-test-*` cgroups (at most two levels deep,
  * where our tests create them) and `tsbpf-test-*` entries in every bpffs. Tests clean up after
- * themselves; this is the safety net for a crashed run, and it never touches anything else.
+ * themselves; this is the safety net for a crashed run, and it never touches anything else. Entries
+ * whose owning process still runs belong to a concurrent run and are left alone (the test workers of
+ * this run have exited by the time the teardown runs).
  */
 function removeLeftovers(): void {
   for (const root of mountsOf('cgroup2')) {
     for (const dir of [root, ...childDirs(root)]) {
       for (const name of childNames(dir)) {
-        if (name.startsWith('tsbpf-test')) removeCgroupTree(join(dir, name));
+        if (isLeftover(name)) removeCgroupTree(join(dir, name));
       }
     }
   }
