@@ -8,7 +8,8 @@
  *
  * The parent listens, forks the server, and runs the client; one JSON line goes to stdout.
  * - stream: the client writes fixed-size buffers for <seconds>, then shuts down its write side;
- *   the server counts every byte it reads until EOF and sends the count back (8 bytes). The rate
+ *   the server counts every byte it reads until EOF and sends the count back (2 x u64: bytes and
+ *   its EAGAIN count, see eagain_blocking). The rate
  *   is bytes received / (start .. count received), so buffered-but-undelivered bytes never count.
  * - rr: one request of <message-bytes> at a time, echoed whole by the server; every round trip is
  *   timed (CLOCK_MONOTONIC) after a 10 % warm-up, and p50/p99 come from the sorted samples.
@@ -20,6 +21,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -93,11 +95,24 @@ static void set_nodelay(int fd, int nodelay) {
   if (family != AF_UNIX) setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
 }
 
+/*
+ * Blocking reads that failed with EAGAIN. Under sk_msg redirect, Linux (seen on 6.18) can return
+ * EAGAIN from a blocking read after the peer's shutdown(SHUT_WR) (docs/conformance.md, half_close);
+ * the load generator waits with poll() and retries, and reports how often it happened.
+ */
+static unsigned long eagain_blocking;
+
 static int read_full(int fd, char *buf, size_t n) {
   size_t got = 0;
   while (got < n) {
     ssize_t r = read(fd, buf + got, n - got);
     if (r < 0 && errno == EINTR) continue;
+    if (r < 0 && errno == EAGAIN) {
+      struct pollfd p = {.fd = fd, .events = POLLIN};
+      eagain_blocking++;
+      if (poll(&p, 1, 5000) <= 0) return -1;
+      continue;
+    }
     if (r <= 0) return -1;
     got += (size_t)r;
   }
@@ -131,11 +146,18 @@ static void stream(int lfd, size_t size, int nodelay, double seconds) {
     for (;;) {
       ssize_t r = read(c, buf, 65536);
       if (r < 0 && errno == EINTR) continue;
+      if (r < 0 && errno == EAGAIN) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        eagain_blocking++;
+        if (poll(&p, 1, 5000) <= 0) die("server read: no data for 5 s after EAGAIN");
+        continue;
+      }
       if (r < 0) die("server read");
       if (r == 0) break;
       total += (uint64_t)r;
     }
-    if (write_full(c, (char *)&total, sizeof total) < 0) die("server write count");
+    uint64_t reply[2] = {total, eagain_blocking};
+    if (write_full(c, (char *)reply, sizeof reply) < 0) die("server write count");
     close(c);
     _exit(0);
   }
@@ -148,15 +170,18 @@ static void stream(int lfd, size_t size, int nodelay, double seconds) {
     writes++;
   }
   shutdown(fd, SHUT_WR);
-  uint64_t total = 0;
-  if (read_full(fd, (char *)&total, sizeof total) < 0) die("client read count");
+  uint64_t reply[2] = {0, 0};
+  if (read_full(fd, (char *)reply, sizeof reply) < 0) die("client read count");
+  uint64_t total = reply[0];
+  eagain_blocking += reply[1];
   double elapsed = now() - start;
   close(fd);
   waitpid(pid, NULL, 0);
   printf("{\"mode\":\"stream\",\"writeBytes\":%zu,\"nodelay\":%d,\"seconds\":%.6f,"
-         "\"writes\":%llu,\"sentBytes\":%llu,\"receivedBytes\":%llu,\"bitsPerSecond\":%.0f}\n",
+         "\"writes\":%llu,\"sentBytes\":%llu,\"receivedBytes\":%llu,\"bitsPerSecond\":%.0f,"
+         "\"eagainOnBlockingRead\":%lu}\n",
          size, nodelay, elapsed, (unsigned long long)writes, (unsigned long long)written,
-         (unsigned long long)total, total * 8.0 / elapsed);
+         (unsigned long long)total, total * 8.0 / elapsed, eagain_blocking);
 }
 
 static void rr(int lfd, size_t size, double seconds) {
@@ -195,9 +220,9 @@ static void rr(int lfd, size_t size, double seconds) {
   qsort(lat, n, sizeof *lat, cmp_u64);
   uint64_t p50 = n ? lat[n / 2] : 0, p99 = n ? lat[(size_t)(n * 0.99)] : 0;
   printf("{\"mode\":\"rr\",\"messageBytes\":%zu,\"seconds\":%.6f,\"ops\":%llu,"
-         "\"opsPerSecond\":%.1f,\"p50Ns\":%llu,\"p99Ns\":%llu}\n",
+         "\"opsPerSecond\":%.1f,\"p50Ns\":%llu,\"p99Ns\":%llu,\"eagainOnBlockingRead\":%lu}\n",
          size, elapsed, (unsigned long long)ops, ops / elapsed, (unsigned long long)p50,
-         (unsigned long long)p99);
+         (unsigned long long)p99, eagain_blocking);
 }
 
 static void crr(int lfd, double seconds) {

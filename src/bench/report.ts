@@ -83,6 +83,10 @@ export function renderMarkdown(r: BenchResults): string {
       `| clang -O2 -g -target bpf of ${b.clangSource ?? '(clang or fixture missing)'} | ${fmt(b.clangMs, 1)} |`,
     );
   }
+  lines.push('', '## Blocking reads that returned EAGAIN', '');
+  lines.push(
+    `Per transport, over the whole run (the load generator polls and retries; see docs/conformance.md, half_close): ${JSON.stringify(r.eagainOnBlockingRead)}`,
+  );
   lines.push('', '## Evidence of redirection', '');
   lines.push(`cilium variant counters after the run: ${JSON.stringify(r.ciliumStats)}`, '');
   lines.push(`minimal variant counters after the run: ${JSON.stringify(r.minimalStats)}`, '');

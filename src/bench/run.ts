@@ -86,6 +86,11 @@ export interface BenchResults {
     readonly sockperfCilium: SockperfResult[];
   };
   readonly buildTiming?: BuildTiming;
+  /**
+   * Blocking reads that failed with EAGAIN per transport (the load generator polls and retries):
+   * the kernel's sk_msg half-close deviation showing up under load (docs/conformance.md).
+   */
+  readonly eagainOnBlockingRead: Record<Transport, number>;
   /** The cilium variant's counters after the run: proof the traffic was redirected. */
   readonly ciliumStats: Record<string, number>;
   readonly minimalStats: Record<string, number>;
@@ -138,6 +143,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     const runTimeout = (seconds + 30) * 1000;
     const total = repetitions * scenarios.reduce((n, s) => n + transportsOf(s).length, 0);
     let done = 0;
+    const eagain: Record<Transport, number> = { plain: 0, cilium: 0, minimal: 0, unix: 0 };
     for (let rep = 1; rep <= repetitions; rep++) {
       for (const s of scenarios) {
         for (const t of transportsOf(s)) {
@@ -147,7 +153,9 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
             [loadgen, ...loadgenArgs(s, t, seconds)],
             runTimeout,
           );
-          const values = metricValues(s, JSON.parse(out.stdout) as Record<string, number>);
+          const raw = JSON.parse(out.stdout) as Record<string, number>;
+          const values = metricValues(s, raw);
+          eagain[t] += raw.eagainOnBlockingRead ?? 0;
           const key = `${s.id}/${t}`;
           samples.set(key, [...(samples.get(key) ?? []), values]);
           const shown = Object.entries(values)
@@ -194,6 +202,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       scenarios: results,
       ...(reference ? { reference } : {}),
       ...(buildTiming ? { buildTiming } : {}),
+      eagainOnBlockingRead: eagain,
       ciliumStats: cilium.stats(),
       minimalStats: minimal.stats(),
       targets: checkTargets(results, buildTiming),
