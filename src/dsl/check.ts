@@ -222,7 +222,25 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
       .otherwise(() => [i + 1]);
   };
 
-  // Structural pass: reachability and falling off the end.
+  // Structural pass: jump targets, reachability and falling off the end.
+  insns.forEach((insn, i) => {
+    const d = jumpDelta(insn);
+    if (d === null) return;
+    const target = (slotOf[i] as number) + 1 + d;
+    if (target < 0 || target >= slot) {
+      report(
+        i,
+        'JUMP_OUT_OF_PROGRAM',
+        `jump offset ${d} lands on slot ${target}, outside the program's ${slot} slots`,
+      );
+    } else if (!indexOfSlot.has(target)) {
+      report(
+        i,
+        'JUMP_INTO_LD_IMM64',
+        `jump offset ${d} lands on slot ${target}, the second half of an ld_imm64`,
+      );
+    }
+  });
   const reachable = new Uint8Array(n);
   const stack = [0];
   reachable[0] = 1;

@@ -99,3 +99,21 @@ it('terminates and reports only located diagnostics on arbitrary programs', () =
     { numRuns: 300 },
   );
 });
+
+it('reports raw jumps into an ld_imm64 or out of the program when checking bare instructions', () => {
+  const insns: Insn[] = [
+    { kind: 'ja', off: 1 },
+    { kind: 'ld_imm64', pseudo: 'imm64', dst: 0, imm: 0n },
+    { kind: 'jump', width: 64, op: 'jeq', dst: 0, src: { imm: 0 }, off: 9 },
+    { kind: 'exit' },
+  ];
+  const codes = checkProgram({
+    name: 'raw',
+    type: 'sk_msg',
+    insns,
+    locs: insns.map(() => loc),
+    maps: new Map(),
+  }).map((d) => [d.insn, d.code]);
+  expect(codes).toContainEqual([0, 'JUMP_INTO_LD_IMM64']);
+  expect(codes).toContainEqual([2, 'JUMP_OUT_OF_PROGRAM']);
+});
