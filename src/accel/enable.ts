@@ -9,8 +9,18 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync } from 'node:fs';
 import { match } from 'ts-pattern';
-import { SkMsg, SockOps } from '../loader/attach.js';
-import { ensureBpffs, ensurePinDir, pinPath, removePinDir, unpin } from '../loader/fs.js';
+import { attachFlagsOf, SkMsg, SockOps } from '../loader/attach.js';
+import { progAttach } from '../loader/commands.js';
+import { AttachType } from '../loader/constants.js';
+import type { LoadedObject } from '../loader/fd.js';
+import {
+  ensureBpffs,
+  ensurePinDir,
+  openCgroup,
+  pinPath,
+  removePinDir,
+  unpin,
+} from '../loader/fs.js';
 import type { BpfMap } from '../loader/maps.js';
 import { loadObject } from '../loader/object-loader.js';
 import { type BpfSyscall, systemSyscall } from '../loader/syscall.js';
@@ -174,16 +184,19 @@ export function enableAccel(options: EnableOptions): EnableResult {
 
   ensureBpffs(sys);
   const journal = new UndoJournal();
+  // Closed after the rollback (in `finally`): undoing the attachments needs the map's fd.
+  let obj: LoadedObject | undefined;
   try {
     const createdDir = ensurePinDir(sys, pinDir);
     if (createdDir !== undefined) {
       journal.record(`remove ${createdDir}`, () => removePinDir(sys, createdDir));
     }
-    using obj = loadObject(built.elf, {
+    const loaded = loadObject(built.elf, {
       sys,
       ...(options.onWarning ? { onWarning: options.onWarning } : {}),
     });
-    const byRole = new Map(built.maps.map((m) => [m.role, obj.map(m.name)]));
+    obj = loaded;
+    const byRole = new Map(built.maps.map((m) => [m.role, loaded.map(m.name)]));
     const roleMap = (role: 'endpoints' | 'services' | 'ipcache' | 'policy') => {
       const m = byRole.get(role);
       if (!m) throw new AccelError('ERR_STATE', `the ${variant} build has no ${role} map`);
@@ -197,14 +210,14 @@ export function enableAccel(options: EnableOptions): EnableResult {
     }
     const maps: ManifestMap[] = built.maps.map((m) => {
       const path = pinPath(pinDir, m.name);
-      const map = obj.map(m.name);
+      const map = loaded.map(m.name);
       map.pin(path);
       journal.record(`unpin ${path}`, () => unpin(sys, path));
       return { role: m.role, name: m.name, id: map.info().id, pin: path };
     });
     const pinProgram = (name: string): ManifestProgram => {
       const path = pinPath(pinDir, name);
-      const prog = obj.program(name);
+      const prog = loaded.program(name);
       prog.pin(path);
       journal.record(`unpin ${path}`, () => unpin(sys, path));
       const info = prog.info();
@@ -214,13 +227,29 @@ export function enableAccel(options: EnableOptions): EnableResult {
       sockops: pinProgram(built.programs.sockops.name),
       skMsg: pinProgram(built.programs.skMsg.name),
     };
-    const sockhash = obj.map(built.maps.find((m) => m.role === 'sockhash')?.name ?? '');
-    const msgLink = SkMsg.from(obj.program(programs.skMsg.name)).attach(sockhash);
-    journal.record(`detach ${msgLink.description}`, () => msgLink.detach());
-    const opsLink = SockOps.from(obj.program(programs.sockops.name)).attach(cgroup, {
-      mode: 'multi',
-    });
-    journal.record(`detach ${opsLink.description}`, () => opsLink.detach());
+    // PROG_ATTACH directly rather than through BpfLink handles: those keep fds of the map and the
+    // cgroup open, and an open SOCKHASH fd would keep the sockets in it (and their redirection)
+    // alive after `disable` for as long as this process runs (e.g. the agent).
+    const sockhash = loaded.map(built.maps.find((m) => m.role === 'sockhash')?.name ?? '');
+    const skMsg = SkMsg.from(loaded.program(programs.skMsg.name)).program;
+    progAttach(sys, sockhash.fd.value, skMsg.fd.value, AttachType.SK_MSG_VERDICT);
+    journal.record(`detach sk_msg ${programs.skMsg.name}`, () =>
+      SkMsg.detach(sockhash, programs.skMsg.id),
+    );
+    const sockOps = SockOps.from(loaded.program(programs.sockops.name)).program;
+    {
+      using cgroupFd = openCgroup(sys, cgroup);
+      progAttach(
+        sys,
+        cgroupFd.value,
+        sockOps.fd.value,
+        AttachType.CGROUP_SOCK_OPS,
+        attachFlagsOf('multi'),
+      );
+    }
+    journal.record(`detach sock_ops ${programs.sockops.name}`, () =>
+      SockOps.detach(sys, cgroup, programs.sockops.id),
+    );
     const manifest: AccelManifest = {
       version: 1,
       pinDir,
@@ -259,6 +288,8 @@ export function enableAccel(options: EnableOptions): EnableResult {
       `cannot enable acceleration on ${cgroup}: ${base}${undone}`,
       { cause: err },
     );
+  } finally {
+    obj?.close();
   }
 }
 
