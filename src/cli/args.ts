@@ -12,7 +12,12 @@ export function parsing<T>(parse: () => T): T {
   try {
     return parse();
   } catch (err) {
-    throw new UsageError((err as Error).message.split('\n')[0] ?? String(err));
+    // parseArgs' messages go on with advice about '--'; the first sentence names the argument.
+    const message = (err as Error).message.split('\n')[0] ?? String(err);
+    const unknown = /^Unknown option '([^']+)'/.exec(message);
+    throw new UsageError(
+      unknown ? `unknown option ${unknown[1]}` : (message.split(/(?<=\.) /)[0] ?? message),
+    );
   }
 }
 

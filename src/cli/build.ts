@@ -14,6 +14,7 @@ import type {
   SockopsOptions,
   SockopsProgramNames,
 } from '../programs/options.js';
+import { MAX_MAP_SIZE } from '../programs/options.js';
 import { checkPositionals, integerOption, keyValues, parsing } from './args.js';
 import type { CommandIo } from './dump.js';
 import { EXIT_CODES_HELP, reportError, UsageError } from './errors.js';
@@ -106,7 +107,7 @@ export function parseBuildArgs(args: readonly string[]): BuildRequest | 'help' {
   const sizes = Object.fromEntries(
     keyValues('size', values.size).map(([role, n]) => [
       role,
-      integerOption(`size ${role}`, n, 1, Number.MAX_SAFE_INTEGER),
+      integerOption(`size ${role}`, n, 1, MAX_MAP_SIZE),
     ]),
   ) as Partial<Record<keyof SockopsMapSizes, number>>;
   const stats = values.stats ? true : values['no-stats'] ? false : undefined;
