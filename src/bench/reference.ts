@@ -16,10 +16,17 @@ async function startServer(cgroup: string | undefined, argv: readonly string[]) 
   const script = cgroup
     ? `echo $$ > '${join(cgroup, 'cgroup.procs')}' && exec ${cmd}`
     : `exec ${cmd}`;
-  const child = spawn('/bin/sh', ['-c', script], { stdio: 'ignore' });
+  const child = spawn('/bin/sh', ['-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
   await sleep(300);
   if (child.exitCode !== null) {
-    throw new BenchError('EBENCH_TOOL', `${argv[0]} server exited at start (port busy?)`);
+    throw new BenchError(
+      'EBENCH_TOOL',
+      `${argv.join(' ')} exited at start (${child.exitCode}): ${stderr.trim().slice(-300)}`,
+    );
   }
   return async () => {
     if (child.exitCode === null && child.signalCode === null) {
@@ -133,6 +140,9 @@ export async function runSockperf(
         String(bytes),
         '-t',
         String(t),
+        // Unthrottled: ping-pong otherwise paces at 10 000 messages/s and its rate means nothing.
+        '--mps',
+        'max',
       ],
       (t + 20) * 1000,
     );

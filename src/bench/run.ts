@@ -85,6 +85,8 @@ export interface BenchResults {
     readonly sockperfPlain: SockperfResult[];
     readonly sockperfCilium: SockperfResult[];
   };
+  /** Why the iperf3/sockperf cross-check stopped early, if it did. */
+  readonly referenceError?: string;
   readonly buildTiming?: BuildTiming;
   /**
    * Blocking reads that failed with EAGAIN per transport (the load generator polls and retries):
@@ -168,6 +170,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     const results: ScenarioResult[] = scenarios.map((s) => summarize(s, samples));
 
     let reference: BenchResults['reference'];
+    let referenceError: string | undefined;
     if (options.reference ?? (haveTool('iperf3') && haveTool('sockperf'))) {
       const port = 20000 + (process.pid % 20000);
       const ref = {
@@ -177,14 +180,20 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
         sockperfCilium: [] as SockperfResult[],
       };
       const refReps = Math.min(repetitions, 3);
-      for (let rep = 1; rep <= refReps; rep++) {
-        io.progress(`reference ${rep}/${refReps}: iperf3 and sockperf, plain and cilium`);
-        // A fresh port per server: the previous one may linger in TIME_WAIT.
-        const p = port + rep * 4;
-        ref.iperf3Plain.push(await runIperf3(plain.cgroup, p, seconds));
-        ref.iperf3Cilium.push(await runIperf3(cilium.cgroup, p + 1, seconds));
-        ref.sockperfPlain.push(await runSockperf(plain.cgroup, p + 2, 64, seconds));
-        ref.sockperfCilium.push(await runSockperf(cilium.cgroup, p + 3, 64, seconds));
+      try {
+        for (let rep = 1; rep <= refReps; rep++) {
+          io.progress(`reference ${rep}/${refReps}: iperf3 and sockperf, plain and cilium`);
+          // A fresh port per server: the previous one may linger in TIME_WAIT.
+          const p = port + rep * 4;
+          ref.iperf3Plain.push(await runIperf3(plain.cgroup, p, seconds));
+          ref.iperf3Cilium.push(await runIperf3(cilium.cgroup, p + 1, seconds));
+          ref.sockperfPlain.push(await runSockperf(plain.cgroup, p + 2, 64, seconds));
+          ref.sockperfCilium.push(await runSockperf(cilium.cgroup, p + 3, 64, seconds));
+        }
+      } catch (e) {
+        // The cross-check is evidence, not the measurement: keep what was measured, say what failed.
+        referenceError = e instanceof Error ? e.message : String(e);
+        io.progress(`reference tools failed, continuing without the rest: ${referenceError}`);
       }
       reference = ref;
     }
@@ -201,6 +210,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       repetitions,
       scenarios: results,
       ...(reference ? { reference } : {}),
+      ...(referenceError ? { referenceError } : {}),
       ...(buildTiming ? { buildTiming } : {}),
       eagainOnBlockingRead: eagain,
       ciliumStats: cilium.stats(),
