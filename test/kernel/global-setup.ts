@@ -55,7 +55,8 @@ function isLeftover(name: string): boolean {
  * where our tests create them) and `tsbpf-test-*` entries in every bpffs. Tests clean up after
  * themselves; this is the safety net for a crashed run, and it never touches anything else. Entries
  * whose owning process still runs belong to a concurrent run and are left alone (the test workers of
- * this run have exited by the time the teardown runs).
+ * this run have exited by the time the teardown runs). That holds for bpffs entries as much as for
+ * cgroups: pins are what keep another run's sk_msg attached to its SOCKHASH.
  */
 function removeLeftovers(): void {
   for (const root of mountsOf('cgroup2')) {
@@ -68,8 +69,10 @@ function removeLeftovers(): void {
   for (const root of mountsOf('bpf')) {
     for (const dir of [root, ...childDirs(root)]) {
       for (const name of childNames(dir)) {
-        if (name.startsWith('tsbpf-test'))
-          rmSync(join(dir, name), { recursive: true, force: true });
+        // A live run's pins must stay: removing a SOCKHASH's last pin detaches its sk_msg program
+        // (the kernel drops a sockmap's programs with its last user reference), and that run's
+        // sockets then go over TCP with sk_msg never running.
+        if (isLeftover(name)) rmSync(join(dir, name), { recursive: true, force: true });
       }
     }
   }

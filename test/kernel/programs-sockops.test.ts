@@ -8,8 +8,10 @@
  *   under the expected keys, Tcp OutSegs stays flat while megabytes move, the bytes arrive intact;
  * - a connection to a configured service frontend, or one the policy denies, goes through TCP
  *   (OutSegs grows) and still carries its data;
- * - the stats counters match what the connection did.
+ * - the stats counters match what the connection did;
+ * - sk_msg keeps running when the bpffs pins disappear mid-test (LoadedSockops holds fds).
  */
+import { existsSync, rmSync } from 'node:fs';
 import { afterEach, expect, it } from 'vitest';
 import {
   encodeEndpointInfo,
@@ -253,6 +255,31 @@ describeKernel('socket acceleration programs in the kernel', () => {
     // messages would be redirected to A's sockets (which is why netnsScope exists).
     expect(keys).toHaveLength(2);
     expect(l.stats()).toMatchObject({ inserted: 2n, insert_failed: 2n });
+  });
+
+  it('sk_msg stays attached when the pins are removed mid-test (a concurrent run sweeping bpffs)', async () => {
+    // The kernel drops a SOCKHASH's programs with its last user reference (pin or fd), not when
+    // the map is freed: sock_ops keeps the map alive and inserting, but new sockets get no sk_msg.
+    // LoadedSockops holds its own fds, so removing every pin must not change what the pair does.
+    const l = load({ variant: 'minimal', stats: true }, 'unpinned');
+    const cgroup = l.attach();
+    rmSync(l.dir.path, { recursive: true, force: true });
+    expect(existsSync(l.dir.path)).toBe(false);
+    const r = await runTraffic(
+      {
+        cgroup,
+        netns: l.createNetns(),
+        listenHost: '127.0.0.1',
+        connectHost: '127.0.0.1',
+        port: 7777,
+        bytes: BYTES,
+      },
+      () => l.keys('sockhash'),
+    );
+    expect([...(r.inspected as string[])].sort()).toEqual(expectedKeys(r, true));
+    expectIntact(r);
+    expect(r.outSegs).toBeLessThanOrEqual(FLAT);
+    expect(l.stats()).toMatchObject({ inserted: 2n, msg_bytes: BigInt(BYTES + 64) });
   });
 
   it('netnsScope: keys carry the namespace cookie (56 bytes) and the pair is still redirected', async () => {

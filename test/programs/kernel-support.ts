@@ -4,6 +4,14 @@
  * read maps, attach sock_ops to a test cgroup and sk_msg to the SOCKHASH, and run real loopback
  * traffic in a network namespace of its own (so Tcp OutSegs counts only this test's segments).
  * Everything lives under a bpffs dir, cgroup and netns the test created; `close()` removes it all.
+ *
+ * Pins alone do not keep a SOCKHASH's sk_msg attachment: the kernel drops a sockmap's programs
+ * when the map's last *user* reference goes (`map_release_uref` = `sock_hash_release_progs` in
+ * net/core/sock_map.c), and user references are pins and fds only, not the sock_ops program that
+ * keeps the map alive. With the pins gone the map still works (sock_ops inserts, dumps by id see
+ * both sockets) but sockets added afterwards get no msg_parser, so sk_msg never runs and the data
+ * silently goes over TCP. So this process holds an fd on every program and map from load to
+ * close(), whatever happens to the pins.
  */
 import { execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -12,6 +20,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import readline from 'node:readline';
 import { fileURLToPath } from 'node:url';
+import { mapInfo, objGet, progInfo } from '../../src/loader/commands.js';
+import { Fd } from '../../src/loader/fd.js';
+import { systemSyscall } from '../../src/loader/syscall.js';
 import { type BuiltSockops, buildSockops } from '../../src/programs/build.js';
 import type { SockopsMapRole } from '../../src/programs/maps.js';
 import type { SockopsOptions } from '../../src/programs/options.js';
@@ -42,10 +53,13 @@ export class LoadedSockops {
   private cgroup: TestDir | undefined;
   private readonly namespaces: string[] = [];
   /** Kernel ids of the programs and maps, read right after loading: every later bpftool call
-   * goes by id, so it still works if something removes the pins (a concurrent test run's
-   * leftover sweep removes every tsbpf-test-* bpffs entry). */
+   * goes by id, so it still works if something removes the pins. */
   private readonly progIds = new Map<string, number>();
   private readonly mapIds = new Map<string, number>();
+  /** Our own fds on every program and map, opened from the pins right after loading and closed
+   * last in close(): they are the user references that keep sk_msg attached to the SOCKHASH
+   * (and the programs alive) even if someone removes the pins mid-test. */
+  private readonly held: Fd[] = [];
 
   constructor(options: SockopsOptions, tag: string) {
     this.built = buildSockops(options);
@@ -53,20 +67,31 @@ export class LoadedSockops {
     this.objectPath = join(tmpdir(), `tsbpf-test-${tag}-${process.pid}-${seq}.o`);
     writeFileSync(this.objectPath, this.built.elf);
     this.dir = createTestBpffsDir(tag);
-    bpftool(
-      'prog',
-      'loadall',
-      this.objectPath,
-      join(this.dir.path, 'progs'),
-      'pinmaps',
-      join(this.dir.path, 'maps'),
-    );
-    const idOf = (kind: 'prog' | 'map', path: string) =>
-      (JSON.parse(bpftool('-j', kind, 'show', 'pinned', path)) as { id: number }).id;
-    for (const which of ['sockops', 'skMsg'] as const) {
-      this.progIds.set(which, idOf('prog', this.progPin(which)));
+    try {
+      bpftool(
+        'prog',
+        'loadall',
+        this.objectPath,
+        join(this.dir.path, 'progs'),
+        'pinmaps',
+        join(this.dir.path, 'maps'),
+      );
+      const sys = systemSyscall();
+      const hold = (path: string) => {
+        const fd = new Fd(sys, objGet(sys, path), path);
+        this.held.push(fd);
+        return fd.value;
+      };
+      for (const which of ['sockops', 'skMsg'] as const) {
+        this.progIds.set(which, progInfo(sys, hold(this.progPin(which))).id);
+      }
+      for (const m of this.built.maps) {
+        this.mapIds.set(m.role, mapInfo(sys, hold(this.mapPin(m.role))).id);
+      }
+    } catch (err) {
+      this.close();
+      throw err;
     }
-    for (const m of this.built.maps) this.mapIds.set(m.role, idOf('map', this.mapPin(m.role)));
   }
 
   /** bpftool arguments naming a program by id. */
@@ -182,6 +207,7 @@ export class LoadedSockops {
     );
     for (const ns of this.namespaces) quiet(() => execFileSync('ip', ['netns', 'delete', ns]));
     quiet(() => this.dir.cleanup());
+    for (const fd of this.held.splice(0)) fd.close();
     quiet(() => execFileSync('rm', ['-f', this.objectPath]));
   }
 }
