@@ -4,7 +4,14 @@
  */
 export { type BuildTiming, measureBuildTiming } from './build-timing.js';
 export { BenchError, type BenchErrorCode } from './errors.js';
-export { parseBenchArgs } from './main.js';
+export {
+  BENCH_USAGE,
+  type BenchArgs,
+  type BenchCommandIo,
+  parseBenchArgs,
+  runBenchCommand,
+} from './main.js';
+export { renderMarkdown, renderSvg } from './report.js';
 export {
   type BenchIo,
   type BenchOptions,

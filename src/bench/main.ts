@@ -59,16 +59,61 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   };
 }
 
-async function main(): Promise<void> {
-  const args = parseBenchArgs(process.argv.slice(2));
-  const results = await runBench(args.options, { progress: (l) => process.stderr.write(`${l}\n`) });
-  if (args.json) writeFileSync(args.json, `${JSON.stringify(results, null, 2)}\n`);
-  process.stdout.write(renderMarkdown(results));
+/** Help text of `tsbpf bench` / `npm run bench -- --help`. */
+export const BENCH_USAGE = `usage: tsbpf bench [--quick] [--seconds N] [--reps N] [--only ID,ID] [--json FILE] [--out DIR]
+
+Compares plain TCP over loopback, socket acceleration (cilium and minimal variants) and a UNIX
+socket, interleaved, in throwaway tsbpf-test-bench-* cgroups (needs root, a C compiler; iperf3
+and sockperf for the cross-check). Progress on stderr, the markdown report on stdout; results.json,
+results.md and results.svg go to --out (default bench/results/).
+
+  --quick        3 repetitions of 0.4 s per run (default 5 of 1.5 s)
+  --only IDS     scenarios: stream-{64,1024,16384,65536}-{nagle,nodelay}, rr-64, rr-4096, crr
+  --json FILE    also write the results JSON to FILE
+`;
+
+/** Where a command prints (the CLI's CommandIo has this shape). */
+export interface BenchCommandIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+/**
+ * The whole `tsbpf bench` command: parses `args`, runs, prints; returns the exit code (0 ok,
+ * 1 the benchmark failed, 2 bad arguments). The CLI registers it as its `bench` command.
+ */
+export async function runBenchCommand(
+  args: readonly string[],
+  io: BenchCommandIo,
+): Promise<number> {
+  if (args.includes('--help') || args.includes('-h')) {
+    io.stdout(BENCH_USAGE);
+    return 0;
+  }
+  let parsed: BenchArgs;
+  try {
+    parsed = parseBenchArgs(args);
+  } catch (e) {
+    io.stderr(`tsbpf bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 2;
+  }
+  try {
+    const results = await runBench(parsed.options, { progress: (l) => io.stderr(`${l}\n`) });
+    if (parsed.json) writeFileSync(parsed.json, `${JSON.stringify(results, null, 2)}\n`);
+    io.stdout(renderMarkdown(results));
+    return 0;
+  } catch (e) {
+    io.stderr(`tsbpf bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    return 1;
+  }
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((e: unknown) => {
-    process.stderr.write(`tsbpf bench: ${e instanceof Error ? e.message : String(e)}\n`);
-    process.exitCode = 1;
+  const io = {
+    stdout: (t: string) => process.stdout.write(t),
+    stderr: (t: string) => process.stderr.write(t),
+  };
+  runBenchCommand(process.argv.slice(2), io).then((code) => {
+    process.exitCode = code;
   });
 }

@@ -4,6 +4,7 @@
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseBenchArgs, runBenchCommand } from '../../src/bench/main.js';
 import { parseSockperf } from '../../src/bench/reference.js';
 import { renderMarkdown, renderSvg } from '../../src/bench/report.js';
 import { type BenchResults, checkTargets, type ScenarioResult } from '../../src/bench/run.js';
@@ -142,5 +143,45 @@ describe('bench targets and reports', () => {
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
     expect(svg.match(/<rect /g)?.length).toBeGreaterThan(4);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
+  });
+});
+
+describe('tsbpf bench command', () => {
+  const capture = () => {
+    const out = { stdout: '', stderr: '' };
+    return {
+      out,
+      io: {
+        stdout: (t: string) => {
+          out.stdout += t;
+        },
+        stderr: (t: string) => {
+          out.stderr += t;
+        },
+      },
+    };
+  };
+
+  it('prints its usage with --help and exits 0', async () => {
+    const { out, io } = capture();
+    expect(await runBenchCommand(['--help'], io)).toBe(0);
+    expect(out.stdout).toContain('usage: tsbpf bench [--quick]');
+  });
+
+  it('rejects an unknown option with exit 2 and a one-line error naming it', async () => {
+    const { out, io } = capture();
+    expect(await runBenchCommand(['--turbo'], io)).toBe(2);
+    expect(out.stderr).toMatch(/^tsbpf bench: unknown bench option --turbo; use --quick/);
+    expect(out.stderr.trim().split('\n')).toHaveLength(1);
+  });
+
+  it('parses the options it documents', () => {
+    expect(
+      parseBenchArgs(['--quick', '--seconds', '0.5', '--only', 'rr-64', '--json', 'x.json']),
+    ).toMatchObject({
+      options: { quick: true, seconds: 0.5, scenarios: ['rr-64'] },
+      json: 'x.json',
+    });
+    expect(() => parseBenchArgs(['--reps'])).toThrow(/--reps needs a value/);
   });
 });
