@@ -87,17 +87,93 @@ function isDslFrame(path: string): boolean {
   return path.startsWith(dslDir + sep);
 }
 
-function resolve(stack: string): SourceLocation {
+/**
+ * Resolves a formatted one-frame stack ("Error\n    at …") to a user location, or null when the
+ * frame is inside src/dsl, inside node_modules, or not a file.
+ */
+function resolveFrame(formatted: string): SourceLocation | null {
+  const frame = formatted.slice(formatted.indexOf('\n') + 1);
+  const m = FRAME.exec(frame);
+  if (!m) return null;
+  const path = toPath(m[1] ?? '');
+  if (path === null || isDslFrame(path) || path.includes(`${sep}node_modules${sep}`)) return null;
+  const line = Number(m[2]);
+  const col = Number(m[3]);
+  const text = linesOf(path)?.[line - 1] ?? '';
+  const file = relative(projectRootOf(path), path).split(sep).join('/');
+  return { file, line, col, text };
+}
+
+/** A V8 call site (the structured frame `Error.prepareStackTrace` receives). */
+type CallSite = NodeJS.CallSite;
+
+/**
+ * Resolved frames by generated position (script, line, column). Rebuilding a program captures the
+ * same positions again, and formatting a frame through source maps is the expensive part; a frame
+ * outside user code is cached as null.
+ */
+const resolvedFrames = new Map<string, SourceLocation | null>();
+
+/** Captures the structured call sites of an Error instead of formatting them. */
+function callSitesHook(_error: Error, sites: CallSite[]): CallSite[] {
+  return sites;
+}
+
+/**
+ * The structured call sites of `error`, taken on the first read of its `.stack` (V8 formats a
+ * stack lazily, through whatever `Error.prepareStackTrace` is installed at that moment), and the
+ * hook that would have formatted them (node's own, source-map aware one, or a test runner's).
+ */
+function callSitesOf(error: Error): { sites: CallSite[]; format: typeof Error.prepareStackTrace } {
+  const format = Error.prepareStackTrace;
+  Error.prepareStackTrace = callSitesHook;
+  let sites: unknown;
+  try {
+    sites = error.stack;
+  } finally {
+    Error.prepareStackTrace = format;
+  }
+  return { sites: Array.isArray(sites) ? (sites as CallSite[]) : [], format };
+}
+
+/**
+ * Formats one call site exactly as the installed hook formats a whole stack (so source maps and
+ * test runners' rewriting apply), without paying for the other frames.
+ */
+function formatOne(site: CallSite, format: typeof Error.prepareStackTrace): string {
+  const probe = new Error();
+  if (format) return String(format(probe, [site]));
+  return `Error\n    at ${String(site)}`;
+}
+
+/**
+ * The innermost frame of `error` outside src/dsl and node_modules. Frames whose generated script
+ * is in src/dsl are skipped without formatting (a DSL module maps to a DSL source); every other
+ * frame is formatted alone and filtered on its mapped path, as a full stack trace would be.
+ */
+function resolve(error: Error): SourceLocation {
+  const { sites, format } = callSitesOf(error);
+  if (sites.length === 0) return resolveFormatted(error.stack ?? '');
+  for (const site of sites) {
+    const script = site.getFileName() ?? '';
+    const generated = toPath(script);
+    if (generated !== null && isDslFrame(generated)) continue;
+    const key = `${script}:${site.getLineNumber()}:${site.getColumnNumber()}`;
+    let loc = resolvedFrames.get(key);
+    if (loc === undefined) {
+      loc = resolveFrame(formatOne(site, format));
+      resolvedFrames.set(key, loc);
+    }
+    if (loc !== null) return loc;
+  }
+  return UNKNOWN_LOCATION;
+}
+
+/** Resolves an already formatted stack (when structured call sites are unavailable). */
+function resolveFormatted(stack: string): SourceLocation {
   for (const frame of stack.split('\n').slice(1)) {
-    const m = FRAME.exec(frame);
-    if (!m) continue;
-    const path = toPath(m[1] ?? '');
-    if (path === null || isDslFrame(path) || path.includes(`${sep}node_modules${sep}`)) continue;
-    const line = Number(m[2]);
-    const col = Number(m[3]);
-    const text = linesOf(path)?.[line - 1] ?? '';
-    const file = relative(projectRootOf(path), path).split(sep).join('/');
-    return { file, line, col, text };
+    const loc = resolveFrame(`\n${frame}`);
+    if (loc !== null) return loc;
   }
   return UNKNOWN_LOCATION;
 }
@@ -116,7 +192,7 @@ class CapturedLocation implements SourceLocation {
   }
 
   #get(): SourceLocation {
-    this.#resolved ??= resolve(this.#error.stack ?? '');
+    this.#resolved ??= resolve(this.#error);
     return this.#resolved;
   }
 
