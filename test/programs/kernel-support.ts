@@ -165,11 +165,13 @@ export class LoadedSockops {
     return sums;
   }
 
-  /** Attaches sock_ops to a new test cgroup and sk_msg to the SOCKHASH; returns the cgroup path. */
+  /** Attaches sk_msg to the SOCKHASH, then sock_ops to a new test cgroup; returns the cgroup path.
+   * In that order because a socket takes the map's sk_msg program when it is inserted: one
+   * inserted before the attach would never run it. */
   attach(): string {
+    bpftool('prog', 'attach', ...this.progRef('skMsg'), 'msg_verdict', ...this.mapRef('sockhash'));
     this.cgroup = createTestCgroup('sockops');
     bpftool('cgroup', 'attach', this.cgroup.path, 'sock_ops', ...this.progRef('sockops'));
-    bpftool('prog', 'attach', ...this.progRef('skMsg'), 'msg_verdict', ...this.mapRef('sockhash'));
     return this.cgroup.path;
   }
 
