@@ -10,7 +10,7 @@ import { runBench } from './bench.js';
 import { runBuild } from './build.js';
 import { type CommandIo, runDump } from './dump.js';
 import { EXIT_CODES_HELP } from './errors.js';
-import { runVerify } from './verify.js';
+import { runVerify, VERIFY_USAGE } from './verify.js';
 
 /** A subcommand: runs with the arguments after its name, returns the exit code. */
 type Command = (args: readonly string[], io: CommandIo) => number | Promise<number>;
@@ -21,6 +21,25 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   verify: runVerify,
   accel: (args, io) => runAccel(args, io),
   bench: runBench,
+};
+
+/**
+ * `--help` of the commands whose modules have none (verify): the usage, what the command does,
+ * and examples.
+ */
+const HELP: Readonly<Record<string, string>> = {
+  verify: `${VERIFY_USAGE}
+
+Loads every program of an eBPF object into the kernel without attaching it, one at a time, and
+prints the verifier's statistics, or the rejection explained at its source line with a hint.
+Needs root (or CAP_BPF). Exit status 1 when a program is rejected.
+
+examples:
+  sudo tsbpf verify dist/bpf/sockaccel.o
+  sudo tsbpf verify count.o --log-level 2 --json
+
+${EXIT_CODES_HELP}
+`,
 };
 
 /** Top-level usage text. */
@@ -53,6 +72,11 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     (name === undefined ? io.stderr : io.stdout)(USAGE);
     return name === undefined ? 2 : 0;
+  }
+  const help = HELP[name];
+  if (help !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    io.stdout(help);
+    return 0;
   }
   const command = COMMANDS[name];
   if (!command) {
