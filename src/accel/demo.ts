@@ -69,7 +69,7 @@ function checkCanRun(sys: BpfSyscall, uid: number | undefined): void {
     throw new AccelError(
       'ERR_UNSUPPORTED',
       `this kernel lacks ${missing.map((f) => f.feature).join(', ')}; socket acceleration needs ` +
-        'Linux 5.7 or later built with CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF and CONFIG_BPF_STREAM_PARSER',
+        'Linux 5.10 or later built with CONFIG_BPF_SYSCALL, CONFIG_CGROUP_BPF and CONFIG_BPF_STREAM_PARSER',
     );
   }
 }

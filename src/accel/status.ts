@@ -12,6 +12,7 @@ import type { BpfSyscall } from '../loader/syscall.js';
 import { decodeSockKey, type SockTuple } from '../programs/maps.js';
 import { STAT_NAMES, type StatName, sumStats } from '../programs/stats.js';
 import { type AccelLocation, liveProblems, resolveLocation } from './enable.js';
+import { AccelError } from './errors.js';
 import { pinnedMap, pinnedProgram, skMsgOn, sockOpsOn } from './kernel-state.js';
 import { type AccelManifest, readManifest } from './state.js';
 
@@ -84,6 +85,14 @@ export function probeFeatures(sys: BpfSyscall): FeatureResult[] {
     try {
       return probe();
     } catch (err) {
+      // Without privileges every probe fails alike: say so instead of reporting "unsupported".
+      if (err instanceof BpfError && (err.errno === 'EPERM' || err.errno === 'EACCES')) {
+        throw new AccelError(
+          'ERR_PERMISSION',
+          `probing the kernel's BPF features needs root or CAP_BPF (${err.message})`,
+          { cause: err },
+        );
+      }
       if (err instanceof BpfError) return false;
       throw err;
     }

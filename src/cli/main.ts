@@ -5,8 +5,8 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
+import { runBenchCommand } from '../bench/index.js';
 import { runAccel } from './accel.js';
-import { runBench } from './bench.js';
 import { runBuild } from './build.js';
 import { type CommandIo, runDump } from './dump.js';
 import { EXIT_CODES_HELP } from './errors.js';
@@ -20,7 +20,7 @@ const COMMANDS: Readonly<Record<string, Command>> = {
   dump: runDump,
   verify: runVerify,
   accel: (args, io) => runAccel(args, io),
-  bench: runBench,
+  bench: runBenchCommand,
 };
 
 /**
@@ -59,7 +59,7 @@ commands:
   accel status [--json]
   accel run [--metrics-port N]   foreground agent (systemd, DaemonSet)
   accel demo                     zero-config first run in a throwaway cgroup
-  bench [--quick] [--json FILE]  benchmarks (not implemented yet)
+  bench [--quick] [--json FILE]  plain vs accelerated benchmarks (root)
 
 Run \`tsbpf <command> --help\` for a command's options and examples.
 Errors print one line; add --verbose for details.

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkCgroup2Dir } from '../../src/accel/cgroup.js';
+import { runDemo } from '../../src/accel/demo.js';
 import type { AccelError } from '../../src/accel/errors.js';
 import { hostAddressCidrs } from '../../src/accel/host-addresses.js';
 import { UndoJournal } from '../../src/accel/journal.js';
@@ -215,5 +216,14 @@ describe('tcpOutSegs', () => {
       'Ip: Forwarding\nIp: 1\nTcp: RtoAlgorithm InSegs OutSegs RetransSegs\nTcp: 1 100 4242 0\n';
     expect(tcpOutSegs(snmp)).toBe(4242);
     expect(() => tcpOutSegs('Tcp: A\nTcp: 1\n')).toThrow(/no Tcp OutSegs/);
+  });
+});
+
+describe('runDemo', () => {
+  it('refuses to start without root, saying what to run, before touching anything', async () => {
+    const error = await runDemo({ uid: 1000 }).catch((err: unknown) => err);
+    expect(error).toBeInstanceOf(AccelError);
+    expect((error as AccelError).code).toBe('ERR_PERMISSION');
+    expect((error as Error).message).toMatch(/^the demo needs root: .*sudo npx tsbpf accel demo/);
   });
 });

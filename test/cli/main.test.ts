@@ -197,10 +197,13 @@ describe('tsbpf', () => {
     expect(existsSync(join(out, 'custom.lst'))).toBe(true);
   });
 
-  it('bench says it is not implemented yet (exit 1) until the benchmark lands', async () => {
-    const r = await run(['bench']);
-    expect(r.code).toBe(1);
-    expect(r.err).toMatch(/^tsbpf bench: not implemented yet/);
+  it('bench is the benchmark harness: its help, and its usage errors exit 2', async () => {
+    const help = await run(['bench', '--help']);
+    expect(help.code).toBe(0);
+    expect(help.out).toMatch(/^usage: tsbpf bench \[--quick\]/);
+    const bad = await run(['bench', '--frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.err).toMatch(/^tsbpf bench: unknown bench option --frobnicate/);
   });
 });
 
