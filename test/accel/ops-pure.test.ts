@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkCgroup2Dir } from '../../src/accel/cgroup.js';
 import { runDemo } from '../../src/accel/demo.js';
-import type { AccelError } from '../../src/accel/errors.js';
+import { AccelError } from '../../src/accel/errors.js';
 import { hostAddressCidrs } from '../../src/accel/host-addresses.js';
 import { UndoJournal } from '../../src/accel/journal.js';
 import { formatMetrics } from '../../src/accel/metrics.js';
