@@ -52,7 +52,10 @@ export const SCENARIO_DESCRIPTIONS: Record<string, string> = {
     'the peer resets (SO_LINGER 0) mid-stream: the writer gets EPIPE/ECONNRESET, no hang',
   concurrent_200: '200 concurrent connections, random sizes up to 256 KiB, every byte checked',
   v4_mapped: 'AF_INET client to a dual-stack AF_INET6 listener (::ffff:127.0.0.1), 2 MiB SHA-256',
-  ipv6_native: 'native IPv6 ::1 pair, 2 MiB SHA-256',
+  ipv6_native:
+    "native IPv6 ::1 pair, 2 MiB SHA-256 (default ipv6 'mapped': stays on TCP by design)",
+  ipv6_native_option:
+    "the same ::1 pair, accelerated mode built with `buildSockops({ ipv6: 'native' })` so it is redirected",
   lifecycle:
     'connection A opened before enable, B while enabled; both carry 1 MiB after enable and again after disable',
 };

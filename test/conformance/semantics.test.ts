@@ -42,6 +42,8 @@ describeKernel('socket semantics, plain and accelerated', () => {
   let bin: string;
   let plain: ConformanceCgroup;
   let accel: ConformanceCgroup;
+  /** The ipv6 'native' build, for the scenario that redirects native IPv6 pairs. */
+  let accel6: ConformanceCgroup;
   const report: ConformanceReport = {
     date: new Date().toISOString().slice(0, 10),
     kernel: release(),
@@ -56,11 +58,14 @@ describeKernel('socket semantics, plain and accelerated', () => {
     plain = new ConformanceCgroup('conf-plain', undefined);
     accel = new ConformanceCgroup('conf-accel', {});
     accel.enable();
+    accel6 = new ConformanceCgroup('conf-accel6', { ipv6: 'native' });
+    accel6.enable();
   });
 
   afterAll(async () => {
     await plain?.close();
     await accel?.close();
+    await accel6?.close();
     if (work) {
       writeFileSync(
         join(work, '..', `tsbpf-conformance-${process.pid}.json`),
@@ -88,7 +93,10 @@ describeKernel('socket semantics, plain and accelerated', () => {
         plain: { runs: 0, passes: 0, failures: [] },
         accelerated: { runs: 0, passes: 0, failures: [], redirected: 0 },
       };
-      const before = accel.redirected();
+      // ipv6_native_option runs the ipv6_native scenario against the ipv6 'native' build.
+      const [binName, target] =
+        name === 'ipv6_native_option' ? ['ipv6_native', accel6] : [name, accel];
+      const before = target.redirected();
       for (let i = 0; i < runs; i++) {
         if (name === 'lifecycle') {
           record(
@@ -117,11 +125,11 @@ describeKernel('socket semantics, plain and accelerated', () => {
             await life.close();
           }
         } else {
-          record(s.plain, await runScenario(bin, plain.path, name));
-          record(s.accelerated, await runScenario(bin, accel.path, name));
+          record(s.plain, await runScenario(bin, plain.path, binName));
+          record(s.accelerated, await runScenario(bin, target.path, binName));
         }
       }
-      if (name !== 'lifecycle') s.accelerated.redirected = accel.redirected() - before;
+      if (name !== 'lifecycle') s.accelerated.redirected = target.redirected() - before;
       report.scenarios.push(s);
       expect(s.plain.failures).toEqual([]);
       expect(s.plain.passes).toBe(runs);
@@ -134,6 +142,7 @@ describeKernel('socket semantics, plain and accelerated', () => {
     // IPv6-native stays on TCP with ipv6 'mapped' (the default); every IPv4 scenario is redirected.
     expect(redirectedScenarios.map((s) => s.name)).toContain('integrity_10mb');
     expect(redirectedScenarios.map((s) => s.name)).toContain('lifecycle');
+    expect(redirectedScenarios.map((s) => s.name)).toContain('ipv6_native_option');
     expect(redirectedScenarios.length).toBeGreaterThanOrEqual(SCENARIOS.length - 1);
   });
 });
