@@ -123,49 +123,62 @@ export function formatInsn(insn: Insn, opts: FormatInsnOptions = {}): string {
     : text;
 }
 
+// Switches, not ts-pattern, in formatInsnText and branchDelta: they run for every instruction of
+// every listing, and match()'s per-call pattern objects showed up as a hot spot of buildSockops().
+// `satisfies never` keeps them exhaustive.
 function formatInsnText(insn: Insn): string {
-  return match(insn)
-    .with({ kind: 'alu' }, (i) =>
-      i.op === 'mov'
+  const i = insn;
+  switch (i.kind) {
+    case 'alu':
+      return i.op === 'mov'
         ? `${reg(i.width, i.dst)} = ${operand(i.width, i.src)}`
-        : `${reg(i.width, i.dst)} ${ALU_SYMBOL[i.op]}= ${operand(i.width, i.src)}`,
-    )
-    .with({ kind: 'neg' }, (i) => `${reg(i.width, i.dst)} = -${reg(i.width, i.dst)}`)
-    .with({ kind: 'movsx' }, (i) => `${reg(i.width, i.dst)} = (s${i.from})${reg(i.width, i.src)}`)
-    .with({ kind: 'endian' }, (i) => `r${i.dst} = ${i.order}${i.bits} r${i.dst}`)
-    .with(
-      { kind: 'jump' },
-      (i) =>
-        `if ${reg(i.width, i.dst)} ${JMP_SYMBOL[i.op]} ${operand(i.width, i.src)} goto ${signed(i.off)}`,
-    )
-    .with({ kind: 'ja' }, (i) => `goto ${signed(i.off)}`)
-    .with({ kind: 'gotol' }, (i) => `gotol ${signed(i.imm)}`)
-    .with({ kind: 'may_goto' }, (i) => `may_goto ${signed(i.off)}`)
-    .with({ kind: 'call' }, (i) => `call ${i.imm}`)
-    .with({ kind: 'exit' }, () => 'exit')
-    .with(
-      { kind: 'ldx' },
-      (i) => `r${i.dst} = *(${i.signed ? 's' : 'u'}${BITS[i.size]} *)${mem(i.src, i.off)}`,
-    )
-    .with({ kind: 'st' }, (i) => `*(u${BITS[i.size]} *)${mem(i.dst, i.off)} = ${i.imm}`)
-    .with({ kind: 'stx' }, (i) => `*(u${BITS[i.size]} *)${mem(i.dst, i.off)} = r${i.src}`)
-    .with({ kind: 'atomic' }, (i) => formatAtomic(i.size, i.op, i.fetch, i.dst, i.src, i.off))
-    .with({ kind: 'load_acquire' }, (i) => {
+        : `${reg(i.width, i.dst)} ${ALU_SYMBOL[i.op]}= ${operand(i.width, i.src)}`;
+    case 'neg':
+      return `${reg(i.width, i.dst)} = -${reg(i.width, i.dst)}`;
+    case 'movsx':
+      return `${reg(i.width, i.dst)} = (s${i.from})${reg(i.width, i.src)}`;
+    case 'endian':
+      return `r${i.dst} = ${i.order}${i.bits} r${i.dst}`;
+    case 'jump':
+      return `if ${reg(i.width, i.dst)} ${JMP_SYMBOL[i.op]} ${operand(i.width, i.src)} goto ${signed(i.off)}`;
+    case 'ja':
+      return `goto ${signed(i.off)}`;
+    case 'gotol':
+      return `gotol ${signed(i.imm)}`;
+    case 'may_goto':
+      return `may_goto ${signed(i.off)}`;
+    case 'call':
+      return `call ${i.imm}`;
+    case 'exit':
+      return 'exit';
+    case 'ldx':
+      return `r${i.dst} = *(${i.signed ? 's' : 'u'}${BITS[i.size]} *)${mem(i.src, i.off)}`;
+    case 'st':
+      return `*(u${BITS[i.size]} *)${mem(i.dst, i.off)} = ${i.imm}`;
+    case 'stx':
+      return `*(u${BITS[i.size]} *)${mem(i.dst, i.off)} = r${i.src}`;
+    case 'atomic':
+      return formatAtomic(i.size, i.op, i.fetch, i.dst, i.src, i.off);
+    case 'load_acquire': {
       const w: Width = i.size === 'dw' ? 64 : 32;
       return `${reg(w, i.dst)} = load_acquire((u${BITS[i.size]} *)${mem(i.src, i.off)})`;
-    })
-    .with({ kind: 'store_release' }, (i) => {
+    }
+    case 'store_release': {
       const w: Width = i.size === 'dw' ? 64 : 32;
       return `store_release((u${BITS[i.size]} *)${mem(i.dst, i.off)}, ${reg(w, i.src)})`;
-    })
-    .with({ kind: 'ld_imm64' }, (i) =>
-      i.pseudo === 'imm64'
+    }
+    case 'ld_imm64':
+      return i.pseudo === 'imm64'
         ? `r${i.dst} = ${i.imm} ll`
-        : `ld_pseudo\tr${i.dst}, ${LD_IMM64_PSEUDOS[i.pseudo]}, ${BigInt.asUintN(32, i.imm)}`,
-    )
-    .with({ kind: 'ld_abs' }, (i) => `r0 = *(u${BITS[i.size]} *)skb[${i.imm}]`)
-    .with({ kind: 'ld_ind' }, (i) => `r0 = *(u${BITS[i.size]} *)skb[r${i.src}]`)
-    .exhaustive();
+        : `ld_pseudo\tr${i.dst}, ${LD_IMM64_PSEUDOS[i.pseudo]}, ${BigInt.asUintN(32, i.imm)}`;
+    case 'ld_abs':
+      return `r0 = *(u${BITS[i.size]} *)skb[${i.imm}]`;
+    case 'ld_ind':
+      return `r0 = *(u${BITS[i.size]} *)skb[r${i.src}]`;
+    default:
+      i satisfies never;
+      throw new TypeError(`not an instruction kind: ${String((i as { kind?: unknown }).kind)}`);
+  }
 }
 
 /**
@@ -174,10 +187,16 @@ function formatInsnText(insn: Insn): string {
  * symbolize call targets).
  */
 export function branchDelta(insn: Insn): number | undefined {
-  return match(insn)
-    .with({ kind: 'jump' }, { kind: 'ja' }, { kind: 'may_goto' }, (i) => i.off)
-    .with({ kind: 'gotol' }, (i) => i.imm)
-    .otherwise(() => undefined);
+  switch (insn.kind) {
+    case 'jump':
+    case 'ja':
+    case 'may_goto':
+      return insn.off;
+    case 'gotol':
+      return insn.imm;
+    default:
+      return undefined;
+  }
 }
 
 /** ELF symbol types as far as the listing cares (STT_SECTION and STT_FILE symbols are not shown). */

@@ -11,7 +11,6 @@
  * jumps that land outside the program or on the second slot of an ld_imm64 are errors naming the
  * DSL call of the jump.
  */
-import { match } from 'ts-pattern';
 import type { GotolInsn, Insn, JaInsn, JumpInsn, MayGotoInsn } from '../asm/insn.js';
 import { slotCount } from '../asm/insn.js';
 import { DslError } from './errors.js';
@@ -59,18 +58,33 @@ export interface Assembled {
 }
 
 function withOffset(insn: JumpLike, delta: number): JumpLike {
-  return match(insn)
-    .with({ kind: 'gotol' }, (g) => ({ ...g, imm: delta }))
-    .with({ kind: 'jump' }, { kind: 'ja' }, { kind: 'may_goto' }, (j) => ({ ...j, off: delta }))
-    .exhaustive();
+  // A switch, not ts-pattern: called for every jump of every build; `never` keeps it exhaustive.
+  switch (insn.kind) {
+    case 'gotol':
+      return { ...insn, imm: delta };
+    case 'jump':
+    case 'ja':
+    case 'may_goto':
+      return { ...insn, off: delta };
+    default:
+      insn satisfies never;
+      throw new TypeError(`not a jump kind: ${String((insn as { kind?: unknown }).kind)}`);
+  }
 }
 
 /** Slot delta of a jump already in an Insn, or null for non-jumps. */
 export function jumpDelta(insn: Insn): number | null {
-  return match(insn)
-    .with({ kind: 'jump' }, { kind: 'ja' }, { kind: 'may_goto' }, (j) => j.off)
-    .with({ kind: 'gotol' }, (g) => g.imm)
-    .otherwise(() => null);
+  // A switch, not ts-pattern: the checker asks this on every visit of every instruction.
+  switch (insn.kind) {
+    case 'jump':
+    case 'ja':
+    case 'may_goto':
+      return insn.off;
+    case 'gotol':
+      return insn.imm;
+    default:
+      return null;
+  }
 }
 
 /** Resolves labels and lays out slots. */

@@ -178,6 +178,60 @@ function truncate(v: Val, bits: 32 | 64): Val {
   return v.max <= U32_MAX ? v : scalar(0n, U32_MAX);
 }
 
+/**
+ * The abstract interpreter's worklist: instruction indices, each queued at most once, taken
+ * lowest first (so straight-line code is visited in order and joins happen before successors run).
+ * A binary min-heap: taking the minimum of a Set was a linear scan per visit.
+ */
+class IndexQueue {
+  readonly #heap: number[] = [];
+  readonly #queued: Uint8Array;
+
+  constructor(n: number) {
+    this.#queued = new Uint8Array(n);
+  }
+
+  get size(): number {
+    return this.#heap.length;
+  }
+
+  add(i: number): void {
+    if (this.#queued[i]) return;
+    this.#queued[i] = 1;
+    const h = this.#heap;
+    let k = h.push(i) - 1;
+    while (k > 0) {
+      const parent = (k - 1) >> 1;
+      if ((h[parent] as number) <= i) break;
+      h[k] = h[parent] as number;
+      k = parent;
+    }
+    h[k] = i;
+  }
+
+  /** Removes and returns the smallest queued index (the queue must not be empty). */
+  popMin(): number {
+    const h = this.#heap;
+    const top = h[0] as number;
+    const last = h.pop() as number;
+    if (h.length > 0) {
+      let k = 0;
+      for (;;) {
+        const l = 2 * k + 1;
+        if (l >= h.length) break;
+        const r = l + 1;
+        const c = r < h.length && (h[r] as number) < (h[l] as number) ? r : l;
+        if ((h[c] as number) >= last) break;
+        h[k] = h[c] as number;
+        k = c;
+      }
+      h[k] = last;
+    }
+    this.#queued[top] = 0;
+    return top;
+  }
+}
+
 /** Runs the checks; returns every problem found, in instruction order. */
 export function checkProgram(input: CheckInput): Diagnostic[] {
   const { insns, locs } = input;
@@ -215,11 +269,18 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
   const succs = (i: number): number[] => {
     const insn = insns[i] as Insn;
     const t = targetOf(i);
-    return match(insn)
-      .with({ kind: 'exit' }, () => [])
-      .with({ kind: 'ja' }, { kind: 'gotol' }, () => (t === undefined ? [] : [t]))
-      .with({ kind: 'jump' }, { kind: 'may_goto' }, () => (t === undefined ? [i + 1] : [i + 1, t]))
-      .otherwise(() => [i + 1]);
+    switch (insn.kind) {
+      case 'exit':
+        return [];
+      case 'ja':
+      case 'gotol':
+        return t === undefined ? [] : [t];
+      case 'jump':
+      case 'may_goto':
+        return t === undefined ? [i + 1] : [i + 1, t];
+      default:
+        return [i + 1];
+    }
   };
 
   // Structural pass: jump targets, reachability and falling off the end.
@@ -292,7 +353,8 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
   const states: (State | undefined)[] = new Array(n);
   const visits = new Uint32Array(n);
   states[0] = initial;
-  const work = new Set<number>([0]);
+  const work = new IndexQueue(n);
+  work.add(0);
   const loc = (i: number) => formatLocation(locs[i] as SourceLocation);
 
   const propagate = (to: number, st: State) => {
@@ -311,8 +373,7 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
   };
 
   while (work.size > 0) {
-    const i = Math.min(...work);
-    work.delete(i);
+    const i = work.popMin();
     visits[i] = (visits[i] as number) + 1;
     const st = states[i] as State;
     const regs = [...st.regs];
@@ -731,62 +792,79 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
       spills: new Map(spills),
     });
 
-    match(insn)
-      .with({ kind: 'alu' }, (a) => {
+    // A switch, not ts-pattern: this runs for every visit of every instruction, and match()'s
+    // per-call pattern objects dominated the checker's profile. `never` keeps it exhaustive.
+    switch (insn.kind) {
+      case 'alu': {
+        const a = insn;
         const sv =
           'reg' in a.src
             ? read(a.src.reg)
             : constant(BigInt(a.width === 32 ? a.src.imm >>> 0 : a.src.imm));
         const dv = a.op === 'mov' ? ANY : read(a.dst);
         write(a.dst, aluResult(a.op, a.width, dv, sv));
-      })
-      .with({ kind: 'neg' }, (a) => {
-        const v = read(a.dst);
+        break;
+      }
+      case 'neg': {
+        const v = read(insn.dst);
         if (isPointer(v) && !isPoison(v))
           report(i, 'BAD_POINTER', `negating ${describe(v)} is not allowed`);
         write(
-          a.dst,
-          v.k === 'scalar' && v.min === v.max ? constant(BigInt.asUintN(a.width, -v.min)) : ANY,
+          insn.dst,
+          v.k === 'scalar' && v.min === v.max ? constant(BigInt.asUintN(insn.width, -v.min)) : ANY,
         );
-      })
-      .with({ kind: 'movsx' }, (a) => {
-        read(a.src);
-        write(a.dst, ANY);
-      })
-      .with({ kind: 'endian' }, (a) => {
-        const v = read(a.dst);
+        break;
+      }
+      case 'movsx':
+        read(insn.src);
+        write(insn.dst, ANY);
+        break;
+      case 'endian': {
+        const v = read(insn.dst);
         if (isPointer(v) && !isPoison(v))
           report(i, 'BAD_POINTER', `byte-swapping ${describe(v)} is not allowed`);
-        write(a.dst, a.bits === 64 ? ANY : scalar(0n, (1n << BigInt(a.bits)) - 1n));
-      })
-      .with({ kind: 'ldx' }, (l) => {
-        const v = access(l.src, l.off, l.size, 'load');
-        write(l.dst, l.signed ? ANY : v);
-      })
-      .with({ kind: 'load_acquire' }, (l) => write(l.dst, access(l.src, l.off, l.size, 'load')))
-      .with({ kind: 'st' }, (s) => {
-        access(s.dst, s.off, s.size, 'store_imm');
-      })
-      .with({ kind: 'stx' }, { kind: 'store_release' }, (s) => {
-        const v = read(s.src);
-        access(s.dst, s.off, s.size, 'store', v);
-      })
-      .with({ kind: 'atomic' }, (a) => {
+        write(insn.dst, insn.bits === 64 ? ANY : scalar(0n, (1n << BigInt(insn.bits)) - 1n));
+        break;
+      }
+      case 'ldx': {
+        const v = access(insn.src, insn.off, insn.size, 'load');
+        write(insn.dst, insn.signed ? ANY : v);
+        break;
+      }
+      case 'load_acquire':
+        write(insn.dst, access(insn.src, insn.off, insn.size, 'load'));
+        break;
+      case 'st':
+        access(insn.dst, insn.off, insn.size, 'store_imm');
+        break;
+      case 'stx':
+      case 'store_release': {
+        const v = read(insn.src);
+        access(insn.dst, insn.off, insn.size, 'store', v);
+        break;
+      }
+      case 'atomic': {
+        const a = insn;
         read(a.src);
         if (a.op === 'cmpxchg') read(0);
         access(a.dst, a.off, a.size, 'atomic');
         if (a.op === 'cmpxchg') write(0, ANY);
         else if (a.fetch) write(a.src, ANY);
-      })
-      .with({ kind: 'ld_imm64' }, (l) => {
+        break;
+      }
+      case 'ld_imm64': {
+        const l = insn;
         const m = input.maps.get(i);
         if (m) write(l.dst, { k: 'map', map: m });
         else if (l.pseudo === 'map_fd' || l.pseudo === 'map_idx')
           write(l.dst, { k: 'map', map: null });
         else if (l.pseudo === 'imm64') write(l.dst, constant(l.imm));
         else write(l.dst, { k: 'other', what: l.pseudo });
-      })
-      .with({ kind: 'ld_abs' }, { kind: 'ld_ind' }, (l) => {
+        break;
+      }
+      case 'ld_abs':
+      case 'ld_ind': {
+        const l = insn;
         report(
           i,
           'INSN_NOT_ALLOWED',
@@ -794,8 +872,10 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
         );
         if (l.kind === 'ld_ind') read(l.src);
         afterCall(ANY);
-      })
-      .with({ kind: 'call' }, (c) => {
+        break;
+      }
+      case 'call': {
+        const c = insn;
         if (c.target === 'helper') {
           const def = helperById(c.imm);
           checkHelper(def, c.imm);
@@ -810,10 +890,11 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
         } else {
           afterCall(ANY);
         }
-      })
-      .with({ kind: 'exit' }, () => {
+        break;
+      }
+      case 'exit': {
         const v = read(0);
-        if (isPoison(v)) return;
+        if (isPoison(v)) break;
         if (isPointer(v)) {
           report(i, 'BAD_POINTER', `r0 at exit is ${describe(v)}; programs must return a scalar`);
         } else if (returnRange && v.k === 'scalar') {
@@ -827,32 +908,43 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
             );
           }
         }
-      })
-      .with({ kind: 'jump' }, (j) => {
-        read(j.dst);
-        if ('reg' in j.src) read(j.src.reg);
-      })
-      .with({ kind: 'ja' }, { kind: 'gotol' }, { kind: 'may_goto' }, () => {})
-      .exhaustive();
+        break;
+      }
+      case 'jump':
+        read(insn.dst);
+        if ('reg' in insn.src) read(insn.src.reg);
+        break;
+      case 'ja':
+      case 'gotol':
+      case 'may_goto':
+        break;
+      default:
+        insn satisfies never;
+    }
 
     const t = targetOf(i);
-    match(insn)
-      .with({ kind: 'exit' }, () => {})
-      .with({ kind: 'ja' }, { kind: 'gotol' }, () => {
+    switch (insn.kind) {
+      case 'exit':
+        break;
+      case 'ja':
+      case 'gotol':
         if (t !== undefined) propagate(t, next());
-      })
-      .with({ kind: 'may_goto' }, () => {
+        break;
+      case 'may_goto':
         propagate(i + 1, next());
         if (t !== undefined) propagate(t, next());
-      })
-      .with({ kind: 'jump' }, () => {
+        break;
+      case 'jump': {
         const base = next();
         const taken = branch(true);
         const fall = branch(false);
         if (fall) propagate(i + 1, { ...base, regs: fall });
         if (taken && t !== undefined) propagate(t, { ...base, regs: taken });
-      })
-      .otherwise(() => propagate(i + 1, next()));
+        break;
+      }
+      default:
+        propagate(i + 1, next());
+    }
   }
 
   return [...diags.values()].sort((a, b) => (a.insn ?? 0) - (b.insn ?? 0));
