@@ -9,6 +9,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Projects run one after the other: kernel tests then have the machine to themselves
+          // (no unit test's CPU load or network traffic under their measurements).
+          sequence: { groupOrder: 0 },
           include: ['test/**/*.test.ts'],
           exclude: ['test/kernel/**', 'test/conformance/**', '**/node_modules/**'],
           testTimeout: 60_000,
@@ -17,6 +20,7 @@ export default defineConfig({
       {
         test: {
           name: 'kernel',
+          sequence: { groupOrder: 1 },
           include: ['test/kernel/**/*.test.ts', 'test/conformance/**/*.test.ts'],
           globalSetup: ['test/kernel/global-setup.ts'],
           fileParallelism: false,

@@ -24,11 +24,11 @@ import { AttachType, BpfCmd } from '../../src/loader/constants.js';
 import { type BpfSyscall, systemSyscall } from '../../src/loader/syscall.js';
 import { STAT_NAMES } from '../../src/programs/stats.js';
 import {
+  connectionSegsOut,
   createTestBpffsDir,
   createTestCgroup,
   describeKernel,
   type TestDir,
-  tcpOutSegs,
   withProcessInCgroup,
 } from './support.js';
 
@@ -308,17 +308,17 @@ describeKernel('accel operations', () => {
       // The connection still carries data both ways, intact. It stays on the sk_msg path until
       // it closes: its psock holds the sk_msg program, which holds the SOCKHASH (the kernel
       // drops a socket's psock on close or map free, and the map cannot be freed before that).
-      const segs = tcpOutSegs();
+      const segs = connectionSegsOut(pair.client.localPort!);
       expect(await transfer(pair.client, pair.peer, 1 << 20)).toBe(true);
       expect(await transfer(pair.peer, pair.client, 1 << 20)).toBe(true);
-      expect(tcpOutSegs() - segs).toBeLessThan(10);
+      expect(connectionSegsOut(pair.client.localPort!) - segs).toBeLessThan(10);
 
       // A connection made after disable goes through TCP.
       const fresh = await connectedPair(cgroup.path);
       try {
-        const freshSegs = tcpOutSegs();
+        const freshSegs = connectionSegsOut(fresh.client.localPort!);
         expect(await transfer(fresh.client, fresh.peer, 1 << 20)).toBe(true);
-        expect(tcpOutSegs() - freshSegs).toBeGreaterThan(10);
+        expect(connectionSegsOut(fresh.client.localPort!) - freshSegs).toBeGreaterThan(10);
       } finally {
         fresh.close();
       }

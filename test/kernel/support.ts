@@ -132,3 +132,19 @@ export function tcpOutSegs(): number {
   if (i < 0) throw new Error('OutSegs not found in /proc/net/snmp');
   return Number(values[i]);
 }
+
+/**
+ * Segments sent so far by both ends of the loopback TCP connection whose client uses `clientPort`
+ * (`ss -ti` segs_out of each established socket with that port as source or destination). Unlike
+ * the namespace-wide OutSegs counter, other traffic on the machine does not move it.
+ */
+export function connectionSegsOut(clientPort: number): number {
+  const out = execFileSync(
+    'ss',
+    ['-tinH', 'state', 'established', `( sport = :${clientPort} or dport = :${clientPort} )`],
+    { encoding: 'utf8' },
+  );
+  let total = 0;
+  for (const m of out.matchAll(/\bsegs_out:(\d+)/g)) total += Number(m[1]);
+  return total;
+}
