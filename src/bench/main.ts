@@ -4,14 +4,22 @@
  * --out) and prints the markdown report on stdout. The CLI's `tsbpf bench` calls the same
  * `parseBenchArgs` and `runBench`.
  */
-import { writeFileSync } from 'node:fs';
+import { existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
 import { renderMarkdown } from './report.js';
 import { type BenchOptions, runBench } from './run.js';
 
-/** Default output directory: bench/results/ of this package. */
-export const DEFAULT_RESULTS_DIR = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+/**
+ * Default output directory: bench/results/ in a checkout of this repository (where the committed
+ * results live), else ./tsbpf-bench-results in the working directory (an installed package must not
+ * write into node_modules).
+ */
+export function defaultResultsDir(): string {
+  const inRepo = fileURLToPath(new URL('../../bench/results/', import.meta.url));
+  return existsSync(inRepo) ? inRepo : join(process.cwd(), 'tsbpf-bench-results');
+}
 
 /** Parsed command line: the bench options plus where the JSON copy goes. */
 export interface BenchArgs {
@@ -26,7 +34,7 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let repetitions: number | undefined;
   let scenarios: string[] | undefined;
   let json: string | undefined;
-  let outDir = DEFAULT_RESULTS_DIR;
+  let outDir = defaultResultsDir();
   const value = (i: number, flag: string) => {
     const v = argv[i + 1];
     if (v === undefined) throw new BenchError('EBENCH_OPTION', `${flag} needs a value`);
@@ -65,7 +73,8 @@ export const BENCH_USAGE = `usage: tsbpf bench [--quick] [--seconds N] [--reps N
 Compares plain TCP over loopback, socket acceleration (cilium and minimal variants) and a UNIX
 socket, interleaved, in throwaway tsbpf-test-bench-* cgroups (needs root, a C compiler; iperf3
 and sockperf for the cross-check). Progress on stderr, the markdown report on stdout; results.json,
-results.md and results.svg go to --out (default bench/results/).
+results.md and results.svg go to --out (default bench/results/ in a checkout of tsbpf, else
+./tsbpf-bench-results).
 
   --quick        3 repetitions of 0.4 s per run (default 5 of 1.5 s)
   --only IDS     scenarios: stream-{64,1024,16384,65536}-{nagle,nodelay}, rr-64, rr-4096, crr
