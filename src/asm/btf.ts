@@ -74,25 +74,38 @@ const FUNC_LINKAGES: readonly BtfFuncLinkage[] = ['static', 'global', 'extern'];
 const VAR_LINKAGES: readonly BtfVarLinkage[] = ['static', 'global', 'extern'];
 
 /** Bytes of kind-specific data after the 12-byte header, per vlen entry or fixed. */
+// Switches, not ts-pattern, in trailingSize and btfRecordSize: they run for every type of every
+// encode (twice: sizing and writing), a measurable share of building an object.
 function trailingSize(kind: BtfKindName, vlen: number): number {
-  return match(kind)
-    .with('int', 'var', 'decl_tag', () => 4)
-    .with('array', () => 12)
-    .with('struct', 'union', 'datasec', 'enum64', () => 12 * vlen)
-    .with('enum', 'func_proto', () => 8 * vlen)
-    .with(
-      'ptr',
-      'fwd',
-      'typedef',
-      'volatile',
-      'const',
-      'restrict',
-      'func',
-      'float',
-      'type_tag',
-      () => 0,
-    )
-    .exhaustive();
+  switch (kind) {
+    case 'int':
+    case 'var':
+    case 'decl_tag':
+      return 4;
+    case 'array':
+      return 12;
+    case 'struct':
+    case 'union':
+    case 'datasec':
+    case 'enum64':
+      return 12 * vlen;
+    case 'enum':
+    case 'func_proto':
+      return 8 * vlen;
+    case 'ptr':
+    case 'fwd':
+    case 'typedef':
+    case 'volatile':
+    case 'const':
+    case 'restrict':
+    case 'func':
+    case 'float':
+    case 'type_tag':
+      return 0;
+    default:
+      kind satisfies never;
+      throw new TypeError(`unknown BTF kind ${String(kind)}`);
+  }
 }
 
 /** Kinds whose vlen field carries entries (FUNC uses it for the linkage). */
@@ -712,12 +725,23 @@ function checkRange(value: number, lo: number, hi: number, id: number, field: st
 
 /** Size in bytes of the encoded record of `t`. */
 export function btfRecordSize(t: BtfType): number {
-  const vlen = match(t)
-    .with({ kind: 'struct' }, { kind: 'union' }, (c) => c.members.length)
-    .with({ kind: 'enum' }, { kind: 'enum64' }, (e) => e.values.length)
-    .with({ kind: 'func_proto' }, (p) => p.params.length)
-    .with({ kind: 'datasec' }, (d) => d.vars.length)
-    .otherwise(() => 0);
+  let vlen = 0;
+  switch (t.kind) {
+    case 'struct':
+    case 'union':
+      vlen = t.members.length;
+      break;
+    case 'enum':
+    case 'enum64':
+      vlen = t.values.length;
+      break;
+    case 'func_proto':
+      vlen = t.params.length;
+      break;
+    case 'datasec':
+      vlen = t.vars.length;
+      break;
+  }
   return 12 + trailingSize(t.kind, vlen);
 }
 

@@ -177,16 +177,21 @@ class Checker {
 const ZERO: Slot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
 
 /** Validates one instruction and returns its slot(s). */
+// Module-level rather than inside toSlots: defined once, not once per encoded instruction.
+const aluClass = (w: 32 | 64) => (w === 64 ? Class.ALU64 : Class.ALU);
+const jmpClass = (w: 32 | 64) => (w === 64 ? Class.JMP : Class.JMP32);
+const single = (s: Partial<Slot> & { opcode: number }): readonly Slot[] => [{ ...ZERO, ...s }];
+
 function toSlots(insn: Insn, index: number): readonly Slot[] {
   const kind = typeof insn === 'object' && insn !== null ? String(insn.kind) : 'unknown';
   const c = new Checker(index, kind);
   if (typeof insn !== 'object' || insn === null) c.fail('unknown_value', 'not an instruction');
-  const aluClass = (w: 32 | 64) => (w === 64 ? Class.ALU64 : Class.ALU);
-  const jmpClass = (w: 32 | 64) => (w === 64 ? Class.JMP : Class.JMP32);
-  const single = (s: Partial<Slot> & { opcode: number }): readonly Slot[] => [{ ...ZERO, ...s }];
 
-  return match(insn)
-    .with({ kind: 'alu' }, (i) => {
+  // A switch, not ts-pattern: encoding runs for every instruction of every build, and match()'s
+  // per-call pattern objects were a hot spot of buildSockops(). `never` keeps it exhaustive.
+  const i = insn;
+  switch (i.kind) {
+    case 'alu': {
       const op = c.lookup('op', ALU_OPS, i.op);
       const cls = aluClass(c.width(i.width));
       const dst = c.reg('dst', i.dst);
@@ -208,14 +213,13 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         });
       }
       return c.fail('unknown_value', 'src must be { reg } or { imm }');
-    })
-    .with({ kind: 'neg' }, (i) =>
-      single({
+    }
+    case 'neg':
+      return single({
         opcode: AluCode.NEG | Src.K | aluClass(c.width(i.width)),
         dst: c.reg('dst', i.dst),
-      }),
-    )
-    .with({ kind: 'movsx' }, (i) => {
+      });
+    case 'movsx': {
       const width = c.width(i.width);
       if (i.from !== 8 && i.from !== 16 && i.from !== 32) {
         c.fail('unknown_value', `from ${String(i.from)} is not 8, 16 or 32`);
@@ -229,8 +233,8 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         src: c.reg('src', i.src),
         off: i.from,
       });
-    })
-    .with({ kind: 'endian' }, (i) => {
+    }
+    case 'endian': {
       if (i.bits !== 16 && i.bits !== 32 && i.bits !== 64) {
         c.fail('unknown_value', `bits ${String(i.bits)} is not 16, 32 or 64`);
       }
@@ -243,8 +247,8 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
           c.fail('unknown_value', `order ${JSON.stringify(o)} is not le, be or bswap`),
         );
       return single({ opcode, dst, imm: i.bits });
-    })
-    .with({ kind: 'jump' }, (i) => {
+    }
+    case 'jump': {
       const code = c.lookup('op', JMP_OPS, i.op);
       const cls = jmpClass(c.width(i.width));
       const dst = c.reg('dst', i.dst);
@@ -257,30 +261,28 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         return single({ opcode: code | Src.K | cls, dst, off, imm: c.int('imm', src.imm, 32) });
       }
       return c.fail('unknown_value', 'src must be { reg } or { imm }');
-    })
-    .with({ kind: 'ja' }, (i) =>
-      single({ opcode: JmpCode.JA | Class.JMP, off: c.int('off', i.off, 16) }),
-    )
-    .with({ kind: 'gotol' }, (i) =>
-      single({ opcode: JmpCode.JA | Class.JMP32, imm: c.int('imm', i.imm, 32) }),
-    )
-    .with({ kind: 'may_goto' }, (i) =>
-      single({
+    }
+    case 'ja':
+      return single({ opcode: JmpCode.JA | Class.JMP, off: c.int('off', i.off, 16) });
+    case 'gotol':
+      return single({ opcode: JmpCode.JA | Class.JMP32, imm: c.int('imm', i.imm, 32) });
+    case 'may_goto':
+      return single({
         opcode: JmpCode.JCOND | Class.JMP,
         src: JCOND_MAY_GOTO,
         off: c.int('off', i.off, 16),
-      }),
-    )
-    .with({ kind: 'call' }, (i) => {
+      });
+    case 'call': {
       const src = c.lookup('target', CALL_PSEUDOS, i.target);
       const off = c.int('off', i.off, 16);
       if (i.target !== 'kfunc' && off !== 0) {
         c.fail('bad_combination', `off must be 0 for a ${i.target} call (only kfunc calls use it)`);
       }
       return single({ opcode: JmpCode.CALL | Class.JMP, src, off, imm: c.int('imm', i.imm, 32) });
-    })
-    .with({ kind: 'exit' }, () => single({ opcode: JmpCode.EXIT | Class.JMP }))
-    .with({ kind: 'ldx' }, (i) => {
+    }
+    case 'exit':
+      return single({ opcode: JmpCode.EXIT | Class.JMP });
+    case 'ldx': {
       const size = c.lookup('size', SIZES, i.size);
       const signed = c.bool('signed', i.signed);
       if (signed && i.size === 'dw') {
@@ -292,24 +294,22 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         src: c.reg('src', i.src),
         off: c.int('off', i.off, 16),
       });
-    })
-    .with({ kind: 'st' }, (i) =>
-      single({
+    }
+    case 'st':
+      return single({
         opcode: Mode.MEM | c.lookup('size', SIZES, i.size) | Class.ST,
         dst: c.reg('dst', i.dst),
         off: c.int('off', i.off, 16),
         imm: c.int('imm', i.imm, 32),
-      }),
-    )
-    .with({ kind: 'stx' }, (i) =>
-      single({
+      });
+    case 'stx':
+      return single({
         opcode: Mode.MEM | c.lookup('size', SIZES, i.size) | Class.STX,
         dst: c.reg('dst', i.dst),
         src: c.reg('src', i.src),
         off: c.int('off', i.off, 16),
-      }),
-    )
-    .with({ kind: 'atomic' }, (i) => {
+      });
+    case 'atomic': {
       if (i.size !== 'w' && i.size !== 'dw') {
         c.fail(
           'bad_combination',
@@ -328,26 +328,24 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         off: c.int('off', i.off, 16),
         imm: opImm | (fetch ? BPF_FETCH : 0),
       });
-    })
-    .with({ kind: 'load_acquire' }, (i) =>
-      single({
+    }
+    case 'load_acquire':
+      return single({
         opcode: Mode.ATOMIC | c.lookup('size', SIZES, i.size) | Class.STX,
         dst: c.reg('dst', i.dst),
         src: c.reg('src', i.src),
         off: c.int('off', i.off, 16),
         imm: AtomicImm.LOAD_ACQ,
-      }),
-    )
-    .with({ kind: 'store_release' }, (i) =>
-      single({
+      });
+    case 'store_release':
+      return single({
         opcode: Mode.ATOMIC | c.lookup('size', SIZES, i.size) | Class.STX,
         dst: c.reg('dst', i.dst),
         src: c.reg('src', i.src),
         off: c.int('off', i.off, 16),
         imm: AtomicImm.STORE_REL,
-      }),
-    )
-    .with({ kind: 'ld_imm64' }, (i) => {
+      });
+    case 'ld_imm64': {
       const pseudo = c.lookup('pseudo', LD_IMM64_PSEUDOS, i.pseudo);
       const dst = c.reg('dst', i.dst);
       const imm = i.imm as unknown;
@@ -365,14 +363,14 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         { ...ZERO, opcode: LD_IMM64_OPCODE, dst, src: pseudo, imm: Number(BigInt.asIntN(32, u)) },
         { ...ZERO, imm: Number(BigInt.asIntN(32, u >> 32n)) },
       ];
-    })
-    .with({ kind: 'ld_abs' }, (i) => {
+    }
+    case 'ld_abs': {
       if (i.size !== 'b' && i.size !== 'h' && i.size !== 'w') {
         c.fail('bad_combination', `ld_abs exists for b, h and w only, not ${String(i.size)}`);
       }
       return single({ opcode: Mode.ABS | SIZES[i.size] | Class.LD, imm: c.int('imm', i.imm, 32) });
-    })
-    .with({ kind: 'ld_ind' }, (i) => {
+    }
+    case 'ld_ind': {
       if (i.size !== 'b' && i.size !== 'h' && i.size !== 'w') {
         c.fail('bad_combination', `ld_ind exists for b, h and w only, not ${String(i.size)}`);
       }
@@ -381,8 +379,11 @@ function toSlots(insn: Insn, index: number): readonly Slot[] {
         src: c.reg('src', i.src),
         imm: c.int('imm', i.imm, 32),
       });
-    })
-    .exhaustive(() => c.fail('unknown_value', `unknown instruction kind ${JSON.stringify(kind)}`));
+    }
+    default:
+      i satisfies never;
+      return c.fail('unknown_value', `unknown instruction kind ${JSON.stringify(kind)}`);
+  }
 }
 
 /**

@@ -372,425 +372,432 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     }
   };
 
-  while (work.size > 0) {
-    const i = work.popMin();
-    visits[i] = (visits[i] as number) + 1;
-    const st = states[i] as State;
-    const regs = [...st.regs];
-    const init = Uint8Array.from(st.init);
-    const spills = new Map(st.spills);
-    const insn = insns[i] as Insn;
+  // The state of the instruction being visited. The helpers below read and write these; they are
+  // defined once, not per visit (closures made per visit were a measurable share of the checker).
+  let i = 0;
+  let st: State = initial;
+  let regs: Val[] = [];
+  let init = new Uint8Array(512);
+  let spills = new Map<number, Val>();
+  let insn = insns[0] as Insn;
 
-    const read = (r: Reg): Val => {
-      const v = regs[r] as Val;
-      if (v.k === 'uninit') {
-        report(i, 'UNINIT_REGISTER', `r${r} is read before any instruction writes it`);
-        return POISON;
-      }
-      if (v.k === 'clobbered') {
-        report(
-          i,
-          'CLOBBERED_REGISTER',
-          `r${r} is read after the helper call at ${loc(v.by)} clobbered it (calls overwrite r1-r5): keep the value in r6-r9 across calls`,
-        );
-        return POISON;
-      }
-      return v;
-    };
-    const write = (r: Reg, v: Val) => {
-      if (r === 10) {
-        report(
-          i,
-          'WRITE_R10',
-          'r10 is the read-only frame pointer; copy it to another register first (b.mov(r2, r10))',
-        );
-        return;
-      }
-      regs[r] = v;
-    };
-    const stackRange = (off: number, size: number, what: string): boolean => {
-      if (off < -512 || off + size > 0) {
-        report(
-          i,
-          'STACK_OUT_OF_BOUNDS',
-          `${what} at r10${off >= 0 ? '+' : ''}${off} (${size} bytes) is outside the 512-byte stack frame [r10-512, r10)`,
-        );
-        return false;
-      }
-      return true;
-    };
-    const stackInit = (off: number, size: number): boolean => {
-      for (let k = off; k < off + size; k++) if (!init[512 + k]) return false;
-      return true;
-    };
-    const markInit = (off: number, size: number) => {
-      for (let k = off; k < off + size; k++) init[512 + k] = 1;
-      for (const s of [...spills.keys()]) if (s < off + size && s + 8 > off) spills.delete(s);
-    };
+  const read = (r: Reg): Val => {
+    const v = regs[r] as Val;
+    if (v.k === 'uninit') {
+      report(i, 'UNINIT_REGISTER', `r${r} is read before any instruction writes it`);
+      return POISON;
+    }
+    if (v.k === 'clobbered') {
+      report(
+        i,
+        'CLOBBERED_REGISTER',
+        `r${r} is read after the helper call at ${loc(v.by)} clobbered it (calls overwrite r1-r5): keep the value in r6-r9 across calls`,
+      );
+      return POISON;
+    }
+    return v;
+  };
+  const write = (r: Reg, v: Val) => {
+    if (r === 10) {
+      report(
+        i,
+        'WRITE_R10',
+        'r10 is the read-only frame pointer; copy it to another register first (b.mov(r2, r10))',
+      );
+      return;
+    }
+    regs[r] = v;
+  };
+  const stackRange = (off: number, size: number, what: string): boolean => {
+    if (off < -512 || off + size > 0) {
+      report(
+        i,
+        'STACK_OUT_OF_BOUNDS',
+        `${what} at r10${off >= 0 ? '+' : ''}${off} (${size} bytes) is outside the 512-byte stack frame [r10-512, r10)`,
+      );
+      return false;
+    }
+    return true;
+  };
+  const stackInit = (off: number, size: number): boolean => {
+    for (let k = off; k < off + size; k++) if (!init[512 + k]) return false;
+    return true;
+  };
+  const markInit = (off: number, size: number) => {
+    for (let k = off; k < off + size; k++) init[512 + k] = 1;
+    for (const s of [...spills.keys()]) if (s < off + size && s + 8 > off) spills.delete(s);
+  };
 
-    /** Checks a memory access through `base`; returns the loaded value for loads. */
-    const access = (
-      baseReg: Reg,
-      off: number,
-      size: Size,
-      kind: 'load' | 'store' | 'store_imm' | 'atomic',
-      src?: Val,
-    ): Val => {
-      const base = read(baseReg);
-      const bytes = sizeBytes(size);
-      return match(base)
-        .with({ k: 'ctx' }, (c) => {
-          if (c.off !== 0) {
-            report(
-              i,
-              'CTX_ACCESS',
-              `r${baseReg} is the context pointer moved by ${c.off}; the verifier only allows ctx accesses through the unmodified pointer plus a constant offset`,
-            );
-            return ANY;
-          }
-          if (kind === 'atomic') {
-            report(i, 'CTX_ACCESS', 'atomic operations on the context are rejected');
-            return ANY;
-          }
-          if (kind === 'store_imm') {
-            report(
-              i,
-              'CTX_ACCESS',
-              `an immediate store (BPF_ST) into the context is rejected; store a register with b.ctx.store()`,
-            );
-          }
-          const v = checkCtxAccess(schema, off, bytes, kind !== 'load');
-          if (!v.ok) {
-            report(i, 'CTX_ACCESS', `invalid context access: ${v.reason}`);
-            return ANY;
-          }
-          const fk = v.info.kind ?? 'scalar';
-          if (kind !== 'load') return ANY;
-          if (fk === 'scalar')
-            return bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n);
-          return { k: 'other', what: fk } as Val;
-        })
-        .with({ k: 'stack' }, (s) => {
-          if (s.off === null) return ANY;
-          const at = s.off + off;
-          if (!stackRange(at, bytes, kind === 'load' ? 'load' : 'store')) return ANY;
-          if (kind === 'load' || kind === 'atomic') {
-            if (!stackInit(at, bytes)) {
-              report(
-                i,
-                'UNINIT_STACK',
-                `reads stack bytes r10${at}..r10${at + bytes - 1} before they are written`,
-              );
-            }
-            if (kind === 'atomic') return ANY;
-            const spilled = bytes === 8 ? spills.get(at) : undefined;
-            return spilled ?? (bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n));
-          }
-          markInit(at, bytes);
-          if (bytes === 8 && at % 8 === 0 && src && isPointer(src) && !isPoison(src))
-            spills.set(at, src);
-          return ANY;
-        })
-        .with({ k: 'value_or_null' }, (v) => {
+  /** Checks a memory access through `base`; returns the loaded value for loads. */
+  const access = (
+    baseReg: Reg,
+    off: number,
+    size: Size,
+    kind: 'load' | 'store' | 'store_imm' | 'atomic',
+    src?: Val,
+  ): Val => {
+    const base = read(baseReg);
+    const bytes = sizeBytes(size);
+    return match(base)
+      .with({ k: 'ctx' }, (c) => {
+        if (c.off !== 0) {
           report(
             i,
-            'NULL_DEREF',
-            `r${baseReg} holds the result of a map lookup${v.map ? ` on ${v.map.name}` : ''}, which may be NULL: test it first, e.g. b.if(r${baseReg}.eq(0), () => b.ret(0))`,
+            'CTX_ACCESS',
+            `r${baseReg} is the context pointer moved by ${c.off}; the verifier only allows ctx accesses through the unmodified pointer plus a constant offset`,
           );
           return ANY;
-        })
-        .with({ k: 'value' }, (v) => {
-          if (v.map && v.off !== null) {
-            const at = v.off + off;
-            if (at < 0 || at + bytes > v.map.valueSize) {
-              report(
-                i,
-                'BAD_POINTER',
-                `access at offset ${at} (${bytes} bytes) is outside the ${v.map.valueSize}-byte value of map ${v.map.name}`,
-              );
-            }
-          }
-          return ANY;
-        })
-        .with({ k: 'other' }, () => ANY)
-        .with(
-          { k: 'scalar' },
-          { k: 'map' },
-          { k: 'mixed' },
-          { k: 'uninit' },
-          { k: 'clobbered' },
-          (v) => {
-            if (v.k !== 'uninit' && v.k !== 'clobbered') {
-              report(
-                i,
-                'BAD_POINTER',
-                `r${baseReg} is ${describe(v)}, not a pointer that can be dereferenced`,
-              );
-            }
-            return ANY;
-          },
-        )
-        .exhaustive();
-    };
-
-    const checkHelper = (def: HelperDef | undefined, id: number) => {
-      if (!def) return;
-      if (!(def.progTypes as readonly string[]).includes(input.type)) {
-        report(
-          i,
-          'HELPER_NOT_ALLOWED',
-          `${def.name} (#${id}) cannot be called from ${input.type} programs (allowed in: ${def.progTypes.join(', ')})`,
-        );
-      }
-      let mapArg: MapDef | null = null;
-      def.args.forEach((a, idx) => {
-        const r = (idx + 1) as Reg;
-        const v = read(r);
-        const bad = (want: string) =>
-          isPoison(v) ||
-          report(
-            i,
-            'HELPER_ARG',
-            `argument ${idx + 1} (r${r}) of ${def.name} must be ${want}, but r${r} is ${describe(v)}`,
-          );
-        const memCheck = (size: number | null, needInit: boolean, what: string) => {
-          if (v.k === 'stack') {
-            if (v.off === null || size === null) return;
-            if (!stackRange(v.off, size, `${what} for ${def.name}`)) return;
-            if (needInit && !stackInit(v.off, size)) {
-              report(
-                i,
-                'UNINIT_STACK',
-                `${what} passed to ${def.name} (r${r}, r10${v.off}, ${size} bytes) includes uninitialised stack bytes, so it holds whatever was on the stack (privileged loads pass the verifier, but lookups then miss); store every byte (padding too) or allocate it with b.stack(layout), which zero-fills`,
-              );
-            }
-            if (!needInit) markInit(v.off, size);
-          } else if (v.k === 'value') {
-            return;
-          } else if (v.k === 'other') {
-            return;
-          } else {
-            bad(`a pointer to ${what} (stack or map value)`);
-          }
-        };
-        match(a)
-          .with({ kind: 'ctx' }, () => {
-            if (v.k !== 'ctx' || v.off !== 0) bad('the context pointer');
-          })
-          .with({ kind: 'ctx_or_null' }, () => {
-            if (!(v.k === 'ctx' && v.off === 0) && !(v.k === 'scalar' && v.max === 0n))
-              bad('the context pointer or 0');
-          })
-          .with({ kind: 'map' }, (m) => {
-            if (v.k !== 'map') return bad(`a map (${m.types.join(' or ')})`);
-            mapArg = v.map;
-            if (v.map && !m.types.includes(v.map.type)) {
-              report(
-                i,
-                'HELPER_ARG',
-                `argument ${idx + 1} of ${def.name} must be a ${m.types.join(' or ')} map, but ${v.map.name} is a ${v.map.type}`,
-              );
-            }
-          })
-          .with({ kind: 'key' }, () =>
-            memCheck((mapArg as MapDef | null)?.keySize ?? null, true, 'the key'),
-          )
-          .with({ kind: 'value' }, () =>
-            memCheck((mapArg as MapDef | null)?.valueSize ?? null, true, 'the value'),
-          )
-          .with({ kind: 'scalar' }, () => {
-            if (v.k !== 'scalar') bad('a scalar');
-          })
-          .with({ kind: 'mem' }, (m) => {
-            const sizeVal = regs[m.sizeArg + 1] as Val;
-            const size =
-              sizeVal.k === 'scalar' && sizeVal.min === sizeVal.max ? Number(sizeVal.min) : null;
-            memCheck(size, m.init, 'the buffer');
-          })
-          .exhaustive();
-      });
-    };
-
-    const afterCall = (ret: Val) => {
-      for (let r = 1; r <= 5; r++) regs[r] = { k: 'clobbered', by: i };
-      regs[0] = ret;
-    };
-
-    const aluResult = (op: string, width: 32 | 64, dv: Val, sv: Val): Val => {
-      if (isPoison(dv) || isPoison(sv)) return ANY;
-      if (op === 'mov') return truncate(width === 64 ? sv : sv.k === 'scalar' ? sv : ANY, width);
-      if (isPointer(dv) || isPointer(sv)) {
-        const ptr = isPointer(dv) ? dv : sv;
-        if ((op === 'add' || op === 'sub') && width === 64 && isPointer(dv) && sv.k === 'scalar') {
-          const delta = sv.min === sv.max ? Number(BigInt.asIntN(64, sv.min)) : null;
-          const sign = op === 'add' ? 1 : -1;
-          return match(dv)
-            .with(
-              { k: 'stack' },
-              (p) =>
-                ({
-                  k: 'stack',
-                  off: p.off === null || delta === null ? null : p.off + sign * delta,
-                }) as Val,
-            )
-            .with(
-              { k: 'ctx' },
-              (p) => ({ k: 'ctx', off: delta === null ? Number.NaN : p.off + sign * delta }) as Val,
-            )
-            .with(
-              { k: 'value' },
-              (p) =>
-                ({
-                  k: 'value',
-                  map: p.map,
-                  off: p.off === null || delta === null ? null : p.off + sign * delta,
-                }) as Val,
-            )
-            .with({ k: 'value_or_null' }, () => {
-              report(
-                i,
-                'NULL_DEREF',
-                'arithmetic on a map value pointer that may be NULL: test it against 0 first',
-              );
-              return ANY;
-            })
-            .otherwise(() => dv);
         }
-        if (op === 'sub' && isPointer(dv) && isPointer(sv)) return ANY;
+        if (kind === 'atomic') {
+          report(i, 'CTX_ACCESS', 'atomic operations on the context are rejected');
+          return ANY;
+        }
+        if (kind === 'store_imm') {
+          report(
+            i,
+            'CTX_ACCESS',
+            `an immediate store (BPF_ST) into the context is rejected; store a register with b.ctx.store()`,
+          );
+        }
+        const v = checkCtxAccess(schema, off, bytes, kind !== 'load');
+        if (!v.ok) {
+          report(i, 'CTX_ACCESS', `invalid context access: ${v.reason}`);
+          return ANY;
+        }
+        const fk = v.info.kind ?? 'scalar';
+        if (kind !== 'load') return ANY;
+        if (fk === 'scalar') return bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n);
+        return { k: 'other', what: fk } as Val;
+      })
+      .with({ k: 'stack' }, (s) => {
+        if (s.off === null) return ANY;
+        const at = s.off + off;
+        if (!stackRange(at, bytes, kind === 'load' ? 'load' : 'store')) return ANY;
+        if (kind === 'load' || kind === 'atomic') {
+          if (!stackInit(at, bytes)) {
+            report(
+              i,
+              'UNINIT_STACK',
+              `reads stack bytes r10${at}..r10${at + bytes - 1} before they are written`,
+            );
+          }
+          if (kind === 'atomic') return ANY;
+          const spilled = bytes === 8 ? spills.get(at) : undefined;
+          return spilled ?? (bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n));
+        }
+        markInit(at, bytes);
+        if (bytes === 8 && at % 8 === 0 && src && isPointer(src) && !isPoison(src))
+          spills.set(at, src);
+        return ANY;
+      })
+      .with({ k: 'value_or_null' }, (v) => {
         report(
           i,
-          'BAD_POINTER',
-          `${op}${width === 32 ? '32' : ''} on ${describe(ptr)} is not allowed (only 64-bit add/sub of a scalar to a pointer)`,
+          'NULL_DEREF',
+          `r${baseReg} holds the result of a map lookup${v.map ? ` on ${v.map.name}` : ''}, which may be NULL: test it first, e.g. b.if(r${baseReg}.eq(0), () => b.ret(0))`,
         );
         return ANY;
-      }
-      if (dv.k !== 'scalar' || sv.k !== 'scalar') return ANY;
-      const mask = width === 64 ? U64_MAX : U32_MAX;
-      const a = dv.min & mask;
-      const b = sv.min & mask;
-      if (dv.min === dv.max && sv.min === sv.max) {
-        const bits = BigInt(width);
-        const sa = BigInt.asIntN(width, a);
-        const sb = BigInt.asIntN(width, b);
-        const r = match(op)
-          .with('add', () => a + b)
-          .with('sub', () => a - b)
-          .with('mul', () => a * b)
-          .with('div', () => (b === 0n ? 0n : a / b))
-          .with('sdiv', () => (sb === 0n ? 0n : sa / sb))
-          .with('mod', () => (b === 0n ? a : a % b))
-          .with('smod', () => (sb === 0n ? sa : sa % sb))
-          .with('or', () => a | b)
-          .with('and', () => a & b)
-          .with('xor', () => a ^ b)
-          .with('lsh', () => a << (b & (bits - 1n)))
-          .with('rsh', () => a >> (b & (bits - 1n)))
-          .with('arsh', () => sa >> (b & (bits - 1n)))
-          .otherwise(() => null);
-        if (r !== null) return constant(BigInt.asUintN(width, r));
-      }
-      const lo = width === 32 ? truncate(dv, 32) : dv;
-      if (lo.k !== 'scalar') return ANY;
-      const full = scalar(0n, mask);
-      return match(op)
-        .with('and', () =>
-          sv.min === sv.max
-            ? scalar(0n, bigMin(lo.max, b))
-            : scalar(0n, bigMin(lo.max, sv.max & mask)),
-        )
-        .with('rsh', () => (sv.min === sv.max ? scalar(lo.min >> b, lo.max >> b) : full))
-        .with('mod', () => (sv.min === sv.max && b > 0n ? scalar(0n, b - 1n) : full))
-        .with('add', () =>
-          sv.min === sv.max && lo.max + b <= mask ? scalar(lo.min + b, lo.max + b) : full,
-        )
-        .with('lsh', () =>
-          sv.min === sv.max && lo.max << b <= mask ? scalar(lo.min << b, lo.max << b) : full,
-        )
-        .otherwise(() => full);
-    };
-
-    /** Narrows the registers of a comparison for the branch where it is `taken`; null = infeasible. */
-    const branch = (taken: boolean): Val[] | null => {
-      if (insn.kind !== 'jump') return regs;
-      const out = [...regs];
-      const dv = regs[insn.dst] as Val;
-      const sv: Val =
-        'reg' in insn.src
-          ? (regs[insn.src.reg] as Val)
-          : constant(BigInt(insn.width === 32 ? insn.src.imm >>> 0 : insn.src.imm));
-      const op = insn.op;
-      // NULL narrowing of map lookup results.
-      if (
-        (op === 'jeq' || op === 'jne') &&
-        dv.k === 'value_or_null' &&
-        sv.k === 'scalar' &&
-        sv.min === 0n &&
-        sv.max === 0n
-      ) {
-        const isNull = (op === 'jeq') === taken;
-        for (let r = 0; r < out.length; r++) {
-          const v = out[r] as Val;
-          if (v.k === 'value_or_null' && (v === dv || (v.id === dv.id && dv.id !== -1))) {
-            out[r] = isNull ? constant(0n) : { k: 'value', map: v.map, off: v.off };
+      })
+      .with({ k: 'value' }, (v) => {
+        if (v.map && v.off !== null) {
+          const at = v.off + off;
+          if (at < 0 || at + bytes > v.map.valueSize) {
+            report(
+              i,
+              'BAD_POINTER',
+              `access at offset ${at} (${bytes} bytes) is outside the ${v.map.valueSize}-byte value of map ${v.map.name}`,
+            );
           }
         }
-        return out;
-      }
-      if (dv.k !== 'scalar' || sv.k !== 'scalar' || sv.min !== sv.max) return out;
-      if (insn.width === 32 && dv.max > U32_MAX) return out;
-      const k = insn.width === 32 ? sv.min & U32_MAX : sv.min;
-      let { min, max } = dv;
-      const effective = taken
-        ? op
-        : (
-            { jeq: 'jne', jne: 'jeq', jgt: 'jle', jle: 'jgt', jge: 'jlt', jlt: 'jge' } as Record<
-              string,
-              string
-            >
-          )[op];
-      switch (effective) {
-        case 'jeq':
-          if (k < min || k > max) return null;
-          min = k;
-          max = k;
-          break;
-        case 'jne':
-          if (min === max && min === k) return null;
-          if (min === k) min += 1n;
-          else if (max === k) max -= 1n;
-          break;
-        case 'jgt':
-          if (max <= k) return null;
-          if (min <= k) min = k + 1n;
-          break;
-        case 'jge':
-          if (max < k) return null;
-          if (min < k) min = k;
-          break;
-        case 'jlt':
-          if (min >= k) return null;
-          if (max >= k) max = k - 1n;
-          break;
-        case 'jle':
-          if (min > k) return null;
-          if (max > k) max = k;
-          break;
-        default:
-          if (op === 'jset' && min === max) {
-            const hit = (min & k) !== 0n;
-            if (hit !== taken) return null;
+        return ANY;
+      })
+      .with({ k: 'other' }, () => ANY)
+      .with(
+        { k: 'scalar' },
+        { k: 'map' },
+        { k: 'mixed' },
+        { k: 'uninit' },
+        { k: 'clobbered' },
+        (v) => {
+          if (v.k !== 'uninit' && v.k !== 'clobbered') {
+            report(
+              i,
+              'BAD_POINTER',
+              `r${baseReg} is ${describe(v)}, not a pointer that can be dereferenced`,
+            );
           }
-          return out;
-      }
-      for (let r = 0; r < out.length; r++) if (out[r] === dv) out[r] = scalar(min, max);
-      return out;
-    };
+          return ANY;
+        },
+      )
+      .exhaustive();
+  };
 
-    const next = (): State => ({
-      regs: [...regs],
-      init: Uint8Array.from(init),
-      spills: new Map(spills),
+  const checkHelper = (def: HelperDef | undefined, id: number) => {
+    if (!def) return;
+    if (!(def.progTypes as readonly string[]).includes(input.type)) {
+      report(
+        i,
+        'HELPER_NOT_ALLOWED',
+        `${def.name} (#${id}) cannot be called from ${input.type} programs (allowed in: ${def.progTypes.join(', ')})`,
+      );
+    }
+    let mapArg: MapDef | null = null;
+    def.args.forEach((a, idx) => {
+      const r = (idx + 1) as Reg;
+      const v = read(r);
+      const bad = (want: string) =>
+        isPoison(v) ||
+        report(
+          i,
+          'HELPER_ARG',
+          `argument ${idx + 1} (r${r}) of ${def.name} must be ${want}, but r${r} is ${describe(v)}`,
+        );
+      const memCheck = (size: number | null, needInit: boolean, what: string) => {
+        if (v.k === 'stack') {
+          if (v.off === null || size === null) return;
+          if (!stackRange(v.off, size, `${what} for ${def.name}`)) return;
+          if (needInit && !stackInit(v.off, size)) {
+            report(
+              i,
+              'UNINIT_STACK',
+              `${what} passed to ${def.name} (r${r}, r10${v.off}, ${size} bytes) includes uninitialised stack bytes, so it holds whatever was on the stack (privileged loads pass the verifier, but lookups then miss); store every byte (padding too) or allocate it with b.stack(layout), which zero-fills`,
+            );
+          }
+          if (!needInit) markInit(v.off, size);
+        } else if (v.k === 'value') {
+          return;
+        } else if (v.k === 'other') {
+          return;
+        } else {
+          bad(`a pointer to ${what} (stack or map value)`);
+        }
+      };
+      match(a)
+        .with({ kind: 'ctx' }, () => {
+          if (v.k !== 'ctx' || v.off !== 0) bad('the context pointer');
+        })
+        .with({ kind: 'ctx_or_null' }, () => {
+          if (!(v.k === 'ctx' && v.off === 0) && !(v.k === 'scalar' && v.max === 0n))
+            bad('the context pointer or 0');
+        })
+        .with({ kind: 'map' }, (m) => {
+          if (v.k !== 'map') return bad(`a map (${m.types.join(' or ')})`);
+          mapArg = v.map;
+          if (v.map && !m.types.includes(v.map.type)) {
+            report(
+              i,
+              'HELPER_ARG',
+              `argument ${idx + 1} of ${def.name} must be a ${m.types.join(' or ')} map, but ${v.map.name} is a ${v.map.type}`,
+            );
+          }
+        })
+        .with({ kind: 'key' }, () =>
+          memCheck((mapArg as MapDef | null)?.keySize ?? null, true, 'the key'),
+        )
+        .with({ kind: 'value' }, () =>
+          memCheck((mapArg as MapDef | null)?.valueSize ?? null, true, 'the value'),
+        )
+        .with({ kind: 'scalar' }, () => {
+          if (v.k !== 'scalar') bad('a scalar');
+        })
+        .with({ kind: 'mem' }, (m) => {
+          const sizeVal = regs[m.sizeArg + 1] as Val;
+          const size =
+            sizeVal.k === 'scalar' && sizeVal.min === sizeVal.max ? Number(sizeVal.min) : null;
+          memCheck(size, m.init, 'the buffer');
+        })
+        .exhaustive();
     });
+  };
+
+  const afterCall = (ret: Val) => {
+    for (let r = 1; r <= 5; r++) regs[r] = { k: 'clobbered', by: i };
+    regs[0] = ret;
+  };
+
+  const aluResult = (op: string, width: 32 | 64, dv: Val, sv: Val): Val => {
+    if (isPoison(dv) || isPoison(sv)) return ANY;
+    if (op === 'mov') return truncate(width === 64 ? sv : sv.k === 'scalar' ? sv : ANY, width);
+    if (isPointer(dv) || isPointer(sv)) {
+      const ptr = isPointer(dv) ? dv : sv;
+      if ((op === 'add' || op === 'sub') && width === 64 && isPointer(dv) && sv.k === 'scalar') {
+        const delta = sv.min === sv.max ? Number(BigInt.asIntN(64, sv.min)) : null;
+        const sign = op === 'add' ? 1 : -1;
+        return match(dv)
+          .with(
+            { k: 'stack' },
+            (p) =>
+              ({
+                k: 'stack',
+                off: p.off === null || delta === null ? null : p.off + sign * delta,
+              }) as Val,
+          )
+          .with(
+            { k: 'ctx' },
+            (p) => ({ k: 'ctx', off: delta === null ? Number.NaN : p.off + sign * delta }) as Val,
+          )
+          .with(
+            { k: 'value' },
+            (p) =>
+              ({
+                k: 'value',
+                map: p.map,
+                off: p.off === null || delta === null ? null : p.off + sign * delta,
+              }) as Val,
+          )
+          .with({ k: 'value_or_null' }, () => {
+            report(
+              i,
+              'NULL_DEREF',
+              'arithmetic on a map value pointer that may be NULL: test it against 0 first',
+            );
+            return ANY;
+          })
+          .otherwise(() => dv);
+      }
+      if (op === 'sub' && isPointer(dv) && isPointer(sv)) return ANY;
+      report(
+        i,
+        'BAD_POINTER',
+        `${op}${width === 32 ? '32' : ''} on ${describe(ptr)} is not allowed (only 64-bit add/sub of a scalar to a pointer)`,
+      );
+      return ANY;
+    }
+    if (dv.k !== 'scalar' || sv.k !== 'scalar') return ANY;
+    const mask = width === 64 ? U64_MAX : U32_MAX;
+    const a = dv.min & mask;
+    const b = sv.min & mask;
+    if (dv.min === dv.max && sv.min === sv.max) {
+      const bits = BigInt(width);
+      const sa = BigInt.asIntN(width, a);
+      const sb = BigInt.asIntN(width, b);
+      const r = match(op)
+        .with('add', () => a + b)
+        .with('sub', () => a - b)
+        .with('mul', () => a * b)
+        .with('div', () => (b === 0n ? 0n : a / b))
+        .with('sdiv', () => (sb === 0n ? 0n : sa / sb))
+        .with('mod', () => (b === 0n ? a : a % b))
+        .with('smod', () => (sb === 0n ? sa : sa % sb))
+        .with('or', () => a | b)
+        .with('and', () => a & b)
+        .with('xor', () => a ^ b)
+        .with('lsh', () => a << (b & (bits - 1n)))
+        .with('rsh', () => a >> (b & (bits - 1n)))
+        .with('arsh', () => sa >> (b & (bits - 1n)))
+        .otherwise(() => null);
+      if (r !== null) return constant(BigInt.asUintN(width, r));
+    }
+    const lo = width === 32 ? truncate(dv, 32) : dv;
+    if (lo.k !== 'scalar') return ANY;
+    const full = scalar(0n, mask);
+    return match(op)
+      .with('and', () =>
+        sv.min === sv.max
+          ? scalar(0n, bigMin(lo.max, b))
+          : scalar(0n, bigMin(lo.max, sv.max & mask)),
+      )
+      .with('rsh', () => (sv.min === sv.max ? scalar(lo.min >> b, lo.max >> b) : full))
+      .with('mod', () => (sv.min === sv.max && b > 0n ? scalar(0n, b - 1n) : full))
+      .with('add', () =>
+        sv.min === sv.max && lo.max + b <= mask ? scalar(lo.min + b, lo.max + b) : full,
+      )
+      .with('lsh', () =>
+        sv.min === sv.max && lo.max << b <= mask ? scalar(lo.min << b, lo.max << b) : full,
+      )
+      .otherwise(() => full);
+  };
+
+  /** Narrows the registers of a comparison for the branch where it is `taken`; null = infeasible. */
+  const branch = (taken: boolean): Val[] | null => {
+    if (insn.kind !== 'jump') return regs;
+    const out = [...regs];
+    const dv = regs[insn.dst] as Val;
+    const sv: Val =
+      'reg' in insn.src
+        ? (regs[insn.src.reg] as Val)
+        : constant(BigInt(insn.width === 32 ? insn.src.imm >>> 0 : insn.src.imm));
+    const op = insn.op;
+    // NULL narrowing of map lookup results.
+    if (
+      (op === 'jeq' || op === 'jne') &&
+      dv.k === 'value_or_null' &&
+      sv.k === 'scalar' &&
+      sv.min === 0n &&
+      sv.max === 0n
+    ) {
+      const isNull = (op === 'jeq') === taken;
+      for (let r = 0; r < out.length; r++) {
+        const v = out[r] as Val;
+        if (v.k === 'value_or_null' && (v === dv || (v.id === dv.id && dv.id !== -1))) {
+          out[r] = isNull ? constant(0n) : { k: 'value', map: v.map, off: v.off };
+        }
+      }
+      return out;
+    }
+    if (dv.k !== 'scalar' || sv.k !== 'scalar' || sv.min !== sv.max) return out;
+    if (insn.width === 32 && dv.max > U32_MAX) return out;
+    const k = insn.width === 32 ? sv.min & U32_MAX : sv.min;
+    let { min, max } = dv;
+    const effective = taken
+      ? op
+      : (
+          { jeq: 'jne', jne: 'jeq', jgt: 'jle', jle: 'jgt', jge: 'jlt', jlt: 'jge' } as Record<
+            string,
+            string
+          >
+        )[op];
+    switch (effective) {
+      case 'jeq':
+        if (k < min || k > max) return null;
+        min = k;
+        max = k;
+        break;
+      case 'jne':
+        if (min === max && min === k) return null;
+        if (min === k) min += 1n;
+        else if (max === k) max -= 1n;
+        break;
+      case 'jgt':
+        if (max <= k) return null;
+        if (min <= k) min = k + 1n;
+        break;
+      case 'jge':
+        if (max < k) return null;
+        if (min < k) min = k;
+        break;
+      case 'jlt':
+        if (min >= k) return null;
+        if (max >= k) max = k - 1n;
+        break;
+      case 'jle':
+        if (min > k) return null;
+        if (max > k) max = k;
+        break;
+      default:
+        if (op === 'jset' && min === max) {
+          const hit = (min & k) !== 0n;
+          if (hit !== taken) return null;
+        }
+        return out;
+    }
+    for (let r = 0; r < out.length; r++) if (out[r] === dv) out[r] = scalar(min, max);
+    return out;
+  };
+
+  // The state after the visited instruction, handed to its successors without copying: the
+  // working copies are made fresh at each visit and nothing writes to them once the instruction's
+  // effect is applied, and stored states are never mutated (joins build new ones).
+  const next = (): State => ({ regs, init, spills });
+
+  while (work.size > 0) {
+    i = work.popMin();
+    visits[i] = (visits[i] as number) + 1;
+    st = states[i] as State;
+    regs = [...st.regs];
+    init = Uint8Array.from(st.init);
+    spills = new Map(st.spills);
+    insn = insns[i] as Insn;
 
     // A switch, not ts-pattern: this runs for every visit of every instruction, and match()'s
     // per-call pattern objects dominated the checker's profile. `never` keeps it exhaustive.
