@@ -50,3 +50,4 @@ export type * from './object-spec.js';
 export * from './object-writer.js';
 export * from './opcodes.js';
 export * from './string-table.js';
+export * from './uapi.js';

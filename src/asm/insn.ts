@@ -56,6 +56,27 @@ export type AluOp =
   | 'mov'
   | 'arsh';
 
+/** Presence table of AluOp: the compiler checks it names every operation exactly once. */
+const ALU_OP_TABLE: Readonly<Record<AluOp, true>> = {
+  add: true,
+  sub: true,
+  mul: true,
+  div: true,
+  sdiv: true,
+  or: true,
+  and: true,
+  lsh: true,
+  rsh: true,
+  mod: true,
+  smod: true,
+  xor: true,
+  mov: true,
+  arsh: true,
+};
+
+/** Every binary ALU operation (for generators and dispatch tables). */
+export const ALU_OP_LIST: readonly AluOp[] = Object.keys(ALU_OP_TABLE) as AluOp[];
+
 /** Conditional jump comparisons (unsigned: gt ge lt le; signed: sgt sge slt sle; set = bitwise AND non-zero). */
 export type JmpOp =
   | 'jeq'

@@ -13,6 +13,7 @@
  *
  * so `remote_port >> 16` and `bswap32(local_port) >> 16` both give the wire-order u16 of a port.
  */
+import { SockOpsOp } from '../asm/uapi.js';
 import { type Connection, connectionSocket, socketAddresses, type VmSocket } from './connection.js';
 import { VmError } from './errors.js';
 import type { CtxAccessCheck } from './memory.js';
@@ -54,25 +55,8 @@ export const SK_MSG_MD_SIZE = 80;
 /** Size of `struct bpf_sock`. */
 export const BPF_SOCK_SIZE = 80;
 
-/** BPF_SOCK_OPS_* callback numbers (`op`). */
-export const SockOpsOp = {
-  VOID: 0,
-  TIMEOUT_INIT: 1,
-  RWND_INIT: 2,
-  TCP_CONNECT_CB: 3,
-  ACTIVE_ESTABLISHED_CB: 4,
-  PASSIVE_ESTABLISHED_CB: 5,
-  NEEDS_ECN: 6,
-  BASE_RTT: 7,
-  RTO_CB: 8,
-  RETRANS_CB: 9,
-  STATE_CB: 10,
-  TCP_LISTEN_CB: 11,
-  RTT_CB: 12,
-  PARSE_HDR_OPT_CB: 13,
-  HDR_OPT_LEN_CB: 14,
-  WRITE_HDR_OPT_CB: 15,
-} as const;
+/** BPF_SOCK_OPS_* callback numbers (the `op` field of bpf_sock_ops). */
+export { SockOpsOp };
 
 /** Byte offsets of `struct bpf_sock_ops` fields (6.18). */
 export const SockOpsOffset = {

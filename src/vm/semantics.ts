@@ -13,7 +13,7 @@
  *   ALU32). Signed division overflow (MIN / -1) gives MIN, signed modulo by -1 gives 0.
  */
 import { match } from 'ts-pattern';
-import type { AluOp, JmpOp, Width } from '../asm/insn.js';
+import { ALU_OP_LIST, type AluOp, type JmpOp, type Width } from '../asm/insn.js';
 
 const MASK32 = 0xffff_ffffn;
 
@@ -72,25 +72,8 @@ function makeAluFn(op: AluOp, width: Width): AluFn {
   );
 }
 
-const ALU_OPS: readonly AluOp[] = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'sdiv',
-  'or',
-  'and',
-  'lsh',
-  'rsh',
-  'mod',
-  'smod',
-  'xor',
-  'mov',
-  'arsh',
-];
-
 const ALU_FNS = new Map<string, AluFn>(
-  ALU_OPS.flatMap((op) => ([32, 64] as const).map((w) => [`${op}${w}`, makeAluFn(op, w)])),
+  ALU_OP_LIST.flatMap((op) => ([32, 64] as const).map((w) => [`${op}${w}`, makeAluFn(op, w)])),
 );
 
 /** The function computing `op` on `width` bits (shared, precomputed). */

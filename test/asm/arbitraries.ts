@@ -5,18 +5,18 @@
  * for a subset.
  */
 import fc from 'fast-check';
-import type {
-  AluOp,
-  AtomicOp,
-  CallKind,
-  Insn,
-  InsnKind,
-  JmpOp,
-  LdImm64Kind,
-  Reg,
-  Size,
-  Source,
-  Width,
+import {
+  ALU_OP_LIST,
+  type AtomicOp,
+  type CallKind,
+  type Insn,
+  type InsnKind,
+  type JmpOp,
+  type LdImm64Kind,
+  type Reg,
+  type Size,
+  type Source,
+  type Width,
 } from '../../src/asm/insn.js';
 
 /** Any register r0-r10. */
@@ -32,22 +32,6 @@ export const arbSize: fc.Arbitrary<Size> = fc.constantFrom('b', 'h', 'w', 'dw');
 /** A register or immediate source operand. */
 export const arbSource: fc.Arbitrary<Source> = fc.oneof(rec({ reg: arbReg }), rec({ imm: arbS32 }));
 
-const ALU_OPS: readonly AluOp[] = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'sdiv',
-  'or',
-  'and',
-  'lsh',
-  'rsh',
-  'mod',
-  'smod',
-  'xor',
-  'mov',
-  'arsh',
-];
 const JMP_OPS: readonly JmpOp[] = [
   'jeq',
   'jgt',
@@ -103,7 +87,7 @@ export const insnArbitraries: {
   alu: rec({
     kind: fc.constant('alu' as const),
     width: arbWidth,
-    op: fc.constantFrom(...ALU_OPS),
+    op: fc.constantFrom(...ALU_OP_LIST),
     dst: arbReg,
     src: arbSource,
   }),

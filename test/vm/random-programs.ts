@@ -9,7 +9,16 @@
  * and immediate divisors non-zero (register divisors may be zero: the kernel defines that).
  */
 import fc from 'fast-check';
-import type { AluOp, AtomicOp, Insn, JmpOp, Reg, Size, Width } from '../../src/asm/insn.js';
+import {
+  ALU_OP_LIST,
+  type AluOp,
+  type AtomicOp,
+  type Insn,
+  type JmpOp,
+  type Reg,
+  type Size,
+  type Width,
+} from '../../src/asm/insn.js';
 
 const DATA_REGS: readonly Reg[] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
 
@@ -46,22 +55,6 @@ export const interestingImm: fc.Arbitrary<number> = fc.oneof(
 
 const reg = fc.constantFrom(...DATA_REGS);
 const width = fc.constantFrom<Width>(32, 64);
-const aluOps: readonly AluOp[] = [
-  'add',
-  'sub',
-  'mul',
-  'div',
-  'sdiv',
-  'or',
-  'and',
-  'lsh',
-  'rsh',
-  'mod',
-  'smod',
-  'xor',
-  'mov',
-  'arsh',
-];
 const jmpOps: readonly JmpOp[] = [
   'jeq',
   'jgt',
@@ -90,13 +83,13 @@ export const aluInsn: fc.Arbitrary<Insn> = fc.oneof(
   {
     weight: 6,
     arbitrary: fc
-      .tuple(fc.constantFrom(...aluOps), width, reg, reg)
+      .tuple(fc.constantFrom(...ALU_OP_LIST), width, reg, reg)
       .map(([op, w, dst, src]): Insn => ({ kind: 'alu', op, width: w, dst, src: { reg: src } })),
   },
   {
     weight: 6,
     arbitrary: fc
-      .tuple(fc.constantFrom(...aluOps), width, reg)
+      .tuple(fc.constantFrom(...ALU_OP_LIST), width, reg)
       .chain(([op, w, dst]) =>
         immFor(op, w).map((imm): Insn => ({ kind: 'alu', op, width: w, dst, src: { imm } })),
       ),
