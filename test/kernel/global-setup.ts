@@ -1,17 +1,6 @@
-import { readdirSync, readFileSync, rmdirSync, rmSync, statSync } from 'node:fs';
+import { readdirSync, rmdirSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-
-/** Mount points of every filesystem of `fsType`, read from /proc/self/mountinfo. */
-function mountsOf(fsType: string): string[] {
-  const found: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    const after = line.slice(sep + 3).split(' ');
-    if (after[0] === fsType) found.push(line.slice(0, sep).split(' ')[4] ?? '');
-  }
-  return found.filter((p) => p !== '');
-}
+import { mountsOf } from '../../src/loader/fs.js';
 
 /** Removes a cgroup directory tree bottom-up (cgroupfs only allows rmdir of empty cgroups). */
 function removeCgroupTree(dir: string): void {

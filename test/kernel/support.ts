@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'vitest';
+import { mountsOf } from '../../src/loader/fs.js';
 
 /** True when the tests run as root (kernel tests need it). */
 export const isRoot = process.getuid?.() === 0;
@@ -31,20 +32,6 @@ export function describeKernel(name: string, body: () => void): void {
   } else {
     describe.skip(name, body);
   }
-}
-
-/** Mount points of every filesystem of `fsType`, from /proc/self/mountinfo. */
-export function mountsOf(fsType: string): string[] {
-  const found: string[] = [];
-  for (const line of readFileSync('/proc/self/mountinfo', 'utf8').split('\n')) {
-    const sep = line.indexOf(' - ');
-    if (sep < 0) continue;
-    if (line.slice(sep + 3).split(' ')[0] === fsType) {
-      const mountPoint = line.slice(0, sep).split(' ')[4];
-      if (mountPoint) found.push(mountPoint);
-    }
-  }
-  return found;
 }
 
 /** The cgroup v2 mount point (throws with a clear message when there is none). */
@@ -119,18 +106,6 @@ export async function withProcessInCgroup<T>(cgroupPath: string, fn: () => Promi
   } finally {
     writeFileSync(join(home, 'cgroup.procs'), `${process.pid}\n`);
   }
-}
-
-/** The kernel's TCP OutSegs counter from /proc/net/snmp (of this network namespace). */
-export function tcpOutSegs(): number {
-  const lines = readFileSync('/proc/net/snmp', 'utf8')
-    .split('\n')
-    .filter((l) => l.startsWith('Tcp:'));
-  const names = lines[0]?.split(/\s+/) ?? [];
-  const values = lines[1]?.split(/\s+/) ?? [];
-  const i = names.indexOf('OutSegs');
-  if (i < 0) throw new Error('OutSegs not found in /proc/net/snmp');
-  return Number(values[i]);
 }
 
 /**
