@@ -2,7 +2,7 @@
  * Argument parsing helpers for the commands, around node:util parseArgs: every failure becomes a
  * UsageError that names the argument.
  */
-import { UsageError } from './errors.js';
+import { UsageError } from './failure.js';
 
 /**
  * Runs a node:util parseArgs call (strict, so unknown options are refused) and turns its failure

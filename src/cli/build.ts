@@ -17,7 +17,15 @@ import type {
 import { MAX_MAP_SIZE } from '../programs/options.js';
 import { checkPositionals, integerOption, keyValues, parsing } from './args.js';
 import type { CommandIo } from './dump.js';
-import { EXIT_CODES_HELP, reportError, UsageError } from './errors.js';
+// failure.js, not errors.js: the build path never sees a loader or accel error, and not loading
+// those modules keeps `tsbpf build` starting fast.
+import {
+  buildPathExitCode,
+  EXIT_CODES_HELP,
+  ExitCode,
+  printFailure,
+  UsageError,
+} from './failure.js';
 
 /** Help text of `tsbpf build`. */
 export const BUILD_HELP = `usage: tsbpf build [--out DIR] [--variant cilium|minimal] [options]
@@ -153,6 +161,6 @@ export function runBuild(args: readonly string[], io: CommandIo): number {
     );
     return 0;
   } catch (err) {
-    return reportError(io, 'build', err, verbose);
+    return printFailure(io, 'build', err, verbose, buildPathExitCode(err) ?? ExitCode.FAILED);
   }
 }

@@ -5,30 +5,31 @@
  */
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
-import { runBenchCommand } from '../bench/index.js';
-import { runAccel } from './accel.js';
-import { runBuild } from './build.js';
-import { type CommandIo, runDump } from './dump.js';
-import { EXIT_CODES_HELP } from './errors.js';
-import { runVerify, VERIFY_USAGE } from './verify.js';
+import type { CommandIo } from './dump.js';
+import { EXIT_CODES_HELP } from './failure.js';
 
 /** A subcommand: runs with the arguments after its name, returns the exit code. */
 type Command = (args: readonly string[], io: CommandIo) => number | Promise<number>;
 
-const COMMANDS: Readonly<Record<string, Command>> = {
-  build: runBuild,
-  dump: runDump,
-  verify: runVerify,
-  accel: (args, io) => runAccel(args, io),
-  bench: runBenchCommand,
+/**
+ * The subcommands, each imported only when it runs: a command's modules are most of what `tsbpf`
+ * loads at start-up (`build` must not pay for the loader, koffi, the accel agent or the bench
+ * harness; docs/benchmarks.md has the measured cost).
+ */
+const COMMANDS: Readonly<Record<string, () => Promise<Command>>> = {
+  build: async () => (await import('./build.js')).runBuild,
+  dump: async () => (await import('./dump.js')).runDump,
+  verify: async () => (await import('./verify.js')).runVerify,
+  accel: async () => (await import('./accel.js')).runAccel,
+  bench: async () => (await import('../bench/main.js')).runBenchCommand,
 };
 
 /**
  * `--help` of the commands whose modules have none (verify): the usage, what the command does,
  * and examples.
  */
-const HELP: Readonly<Record<string, string>> = {
-  verify: `${VERIFY_USAGE}
+const HELP: Readonly<Record<string, () => Promise<string>>> = {
+  verify: async () => `${(await import('./verify.js')).VERIFY_USAGE}
 
 Loads every program of an eBPF object into the kernel without attaching it, one at a time, and
 prints the verifier's statistics, or the rejection explained at its source line with a hint.
@@ -75,14 +76,15 @@ export async function main(argv: readonly string[], io: CommandIo): Promise<numb
   }
   const help = HELP[name];
   if (help !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
-    io.stdout(help);
+    io.stdout(await help());
     return 0;
   }
-  const command = COMMANDS[name];
-  if (!command) {
+  const load = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
+  if (!load) {
     io.stderr(`tsbpf: unknown command ${JSON.stringify(name)}; run tsbpf --help for the list\n`);
     return 2;
   }
+  const command = await load();
   return command(rest, io);
 }
 

@@ -1,31 +1,119 @@
 /**
- * Address and CIDR text → network-order bytes, for the options and the map encoders. Validation is
- * Node's own (`net.isIPv4` / `net.isIPv6`); only the byte expansion is done here.
+ * Address and CIDR text → network-order bytes, for the options and the map encoders. The parser is
+ * hand-written rather than node:net's isIPv4/isIPv6 because loading node:net costs `tsbpf build`
+ * about 10 ms of start-up (docs/benchmarks.md); it accepts exactly what node:net accepts
+ * (test/programs/addresses.test.ts checks that with node:net as the oracle) and says why text is
+ * not an address.
  */
-import { isIPv4, isIPv6 } from 'node:net';
+
+/** What reading address text gave: the bytes, or why the text is not an address. */
+export type AddressReading =
+  | { readonly ok: true; readonly bytes: Uint8Array }
+  | { readonly ok: false; readonly reason: string };
+
+const fail = (reason: string): AddressReading => ({ ok: false, reason });
+
+/** Dotted-quad text into `out` at `at`; a reason string when it is not one. */
+function readIpv4(text: string, out: Uint8Array, at: number): string | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) {
+    return `${JSON.stringify(text)} has ${parts.length} dot-separated parts; IPv4 has 4, like 10.0.0.1`;
+  }
+  for (let i = 0; i < 4; i++) {
+    const part = parts[i] ?? '';
+    if (!/^\d{1,3}$/.test(part)) {
+      return `IPv4 part ${JSON.stringify(part)} is not a decimal number from 0 to 255`;
+    }
+    if (part.length > 1 && part.startsWith('0')) {
+      return `IPv4 part ${JSON.stringify(part)} has a leading zero (read as octal by some tools); write ${Number(part)}`;
+    }
+    const n = Number(part);
+    if (n > 255) return `IPv4 part ${part} is above 255`;
+    out[at + i] = n;
+  }
+  return undefined;
+}
+
+/** A zone id after `%` (`fe80::1%eth0`): what node:net accepts, letters, digits and `-.:`. */
+const ZONE = /^[0-9A-Za-z.:-]+$/;
+const GROUP = /^[0-9A-Fa-f]{1,4}$/;
+
+/**
+ * The 16-bit groups of one side of `::` (or of the whole address) into `words`; a trailing dotted
+ * quad, allowed only where `v4Last`, fills two groups. Returns a reason when a group is bad.
+ */
+function readGroups(side: string, v4Last: boolean, words: number[]): string | undefined {
+  if (side === '') return undefined;
+  const groups = side.split(':');
+  for (let i = 0; i < groups.length; i++) {
+    const g = groups[i] ?? '';
+    if (g.includes('.')) {
+      if (!v4Last || i !== groups.length - 1) {
+        return `an IPv4 part (${JSON.stringify(g)}) may only end an IPv6 address`;
+      }
+      const v4 = new Uint8Array(4);
+      const why = readIpv4(g, v4, 0);
+      if (why !== undefined) return why;
+      words.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
+    } else if (GROUP.test(g)) {
+      words.push(Number.parseInt(g, 16));
+    } else {
+      return g === ''
+        ? 'an empty group (a lone ":" at either end, or ":::")'
+        : `group ${JSON.stringify(g)} is not 1 to 4 hex digits`;
+    }
+  }
+  return undefined;
+}
+
+function readIpv6(text: string): AddressReading {
+  const percent = text.indexOf('%');
+  if (percent >= 0 && !ZONE.test(text.slice(percent + 1))) {
+    return fail('the zone after "%" must be letters, digits, "-", "." or ":" (like %eth0)');
+  }
+  const body = percent < 0 ? text : text.slice(0, percent);
+  const gap = body.indexOf('::');
+  if (gap >= 0 && body.indexOf('::', gap + 1) >= 0) return fail('"::" may appear only once');
+  const head: number[] = [];
+  const tail: number[] = [];
+  const why =
+    gap < 0
+      ? readGroups(body, true, head)
+      : (readGroups(body.slice(0, gap), false, head) ??
+        readGroups(body.slice(gap + 2), true, tail));
+  if (why !== undefined) return fail(why);
+  const count = head.length + tail.length;
+  if (gap < 0 ? count !== 8 : count > 7) {
+    return fail(
+      `it has ${count} groups; IPv6 has 8, or at most 7 around one "::" (an IPv4 tail counts as 2)`,
+    );
+  }
+  const out = new Uint8Array(16);
+  const words = [...head, ...new Array<number>(8 - count).fill(0), ...tail];
+  for (let i = 0; i < 8; i++) {
+    const w = words[i] ?? 0;
+    out[2 * i] = w >> 8;
+    out[2 * i + 1] = w & 0xff;
+  }
+  return { ok: true, bytes: out };
+}
+
+/**
+ * Reads IPv4 (`a.b.c.d`, decimal parts without leading zeros) or IPv6 text (RFC 4291 forms: `::`,
+ * a dotted-quad tail, a `%zone`, which is dropped) into 4 or 16 network-order bytes, or the reason
+ * it is neither.
+ */
+export function readAddress(text: string): AddressReading {
+  if (text.includes(':')) return readIpv6(text);
+  const out = new Uint8Array(4);
+  const why = readIpv4(text, out, 0);
+  return why === undefined ? { ok: true, bytes: out } : fail(why);
+}
 
 /** 4 bytes (IPv4) or 16 bytes (IPv6) in network order, or undefined when `text` is neither. */
 export function parseAddress(text: string): Uint8Array | undefined {
-  if (isIPv4(text)) return Uint8Array.from(text.split('.').map(Number));
-  if (!isIPv6(text)) return undefined;
-  let body = text.replace(/%.*$/, '');
-  const dotted = body.lastIndexOf('.') >= 0 ? body.slice(body.lastIndexOf(':') + 1) : undefined;
-  if (dotted !== undefined) {
-    // A trailing dotted quad stands for the last two 16-bit groups.
-    const [a = 0, b = 0, c = 0, d = 0] = dotted.split('.').map(Number);
-    body = `${body.slice(0, body.lastIndexOf(':') + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
-  }
-  const [head = '', tail] = body.split('::');
-  const groups = (s: string) => (s === '' ? [] : s.split(':').map((g) => Number.parseInt(g, 16)));
-  const h = groups(head);
-  const t = tail === undefined ? [] : groups(tail);
-  const words = [...h, ...new Array<number>(8 - h.length - t.length).fill(0), ...t];
-  const out = new Uint8Array(16);
-  words.forEach((w, i) => {
-    out[2 * i] = w >> 8;
-    out[2 * i + 1] = w & 0xff;
-  });
-  return out;
+  const r = readAddress(text);
+  return r.ok ? r.bytes : undefined;
 }
 
 /** A parsed CIDR: network-order address bytes (host bits cleared) and prefix length. */

@@ -4,7 +4,7 @@
  * the option, the value and what is allowed.
  */
 import { match } from 'ts-pattern';
-import { parseAddress } from './addresses.js';
+import { readAddress } from './addresses.js';
 
 /** `cilium`: Cilium v1.13's sockops logic with all maps; `minimal`: every established socket. */
 export type SockopsVariant = 'cilium' | 'minimal';
@@ -165,14 +165,16 @@ function checkKeys(what: string, obj: object, allowed: readonly string[]): void 
 }
 
 function gateway(option: string, text: string, bytes: 4 | 16): Uint8Array {
-  const ip = parseAddress(text);
-  if (!ip || ip.length !== bytes) {
+  const family = bytes === 4 ? 'IPv4' : 'IPv6';
+  const read = readAddress(text);
+  if (!read.ok || read.bytes.length !== bytes) {
+    const why = read.ok ? `it is ${bytes === 4 ? 'IPv6' : 'IPv4'}` : read.reason;
     throw new SockopsOptionError(
       'EOPT_ADDRESS',
-      `${option} ${JSON.stringify(text)} is not an ${bytes === 4 ? 'IPv4' : 'IPv6'} address`,
+      `${option} ${JSON.stringify(text)} is not an ${family} address: ${why}`,
     );
   }
-  return ip;
+  return read.bytes;
 }
 
 /** Applies the defaults and validates every option. */
