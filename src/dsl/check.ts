@@ -131,20 +131,54 @@ function joinVal(a: Val, b: Val, widen: boolean): Val {
   return MIXED;
 }
 
+/**
+ * The join of two states. Parts that the join leaves as they are in `a` are shared with `a`, not
+ * copied (states are never mutated): most joins change a register or two, and sharing the
+ * 512-byte init map keeps both the join and the following sameState() cheap.
+ */
 function joinState(a: State, b: State, widen: boolean): State {
-  const init = new Uint8Array(512);
-  for (let i = 0; i < 512; i++) init[i] = (a.init[i] as number) & (b.init[i] as number);
-  const spills = new Map<number, Val>();
-  for (const [off, v] of a.spills) {
-    const w = b.spills.get(off);
-    if (w && sameVal(v, w)) spills.set(off, v);
+  let regs = a.regs;
+  if (regs !== b.regs) {
+    for (let r = 0; r < a.regs.length; r++) {
+      const v = a.regs[r] as Val;
+      const j = joinVal(v, b.regs[r] as Val, widen);
+      if (j === v) continue;
+      if (regs === a.regs) regs = [...a.regs];
+      (regs as Val[])[r] = j;
+    }
   }
-  return { regs: a.regs.map((v, i) => joinVal(v, b.regs[i] as Val, widen)), init, spills };
+  let init = a.init;
+  if (init !== b.init) {
+    for (let k = 0; k < 512; k++) {
+      const v = (a.init[k] as number) & (b.init[k] as number);
+      if (v === a.init[k]) continue;
+      if (init === a.init) init = Uint8Array.from(a.init);
+      init[k] = v;
+    }
+  }
+  let spills = a.spills;
+  if (spills !== b.spills && spills.size > 0) {
+    const kept = new Map<number, Val>();
+    for (const [off, v] of a.spills) {
+      const w = b.spills.get(off);
+      if (w && sameVal(v, w)) kept.set(off, v);
+    }
+    if (kept.size !== a.spills.size) spills = kept;
+  }
+  return regs === a.regs && init === a.init && spills === a.spills ? a : { regs, init, spills };
 }
 
 function sameState(a: State, b: State): boolean {
-  if (!a.regs.every((v, i) => sameVal(v, b.regs[i] as Val))) return false;
-  for (let i = 0; i < 512; i++) if (a.init[i] !== b.init[i]) return false;
+  if (a === b) return true;
+  if (a.regs !== b.regs) {
+    for (let r = 0; r < a.regs.length; r++) {
+      const v = a.regs[r] as Val;
+      const w = b.regs[r] as Val;
+      if (v !== w && !sameVal(v, w)) return false;
+    }
+  }
+  if (a.init !== b.init) for (let k = 0; k < 512; k++) if (a.init[k] !== b.init[k]) return false;
+  if (a.spills === b.spills) return true;
   if (a.spills.size !== b.spills.size) return false;
   for (const [off, v] of a.spills) {
     const w = b.spills.get(off);
@@ -176,6 +210,50 @@ function truncate(v: Val, bits: 32 | 64): Val {
   if (bits === 64 || v.k !== 'scalar') return v;
   if (v.min === v.max) return constant(BigInt.asUintN(32, v.min));
   return v.max <= U32_MAX ? v : scalar(0n, U32_MAX);
+}
+
+/**
+ * `a op b` for constant operands (unsigned `a`, `b`; signed `sa`, `sb`), or null for an operation
+ * not folded. A switch, not ts-pattern: called for every constant ALU instruction of every visit.
+ */
+function constantFold(
+  op: string,
+  a: bigint,
+  b: bigint,
+  sa: bigint,
+  sb: bigint,
+  bits: bigint,
+): bigint | null {
+  switch (op) {
+    case 'add':
+      return a + b;
+    case 'sub':
+      return a - b;
+    case 'mul':
+      return a * b;
+    case 'div':
+      return b === 0n ? 0n : a / b;
+    case 'sdiv':
+      return sb === 0n ? 0n : sa / sb;
+    case 'mod':
+      return b === 0n ? a : a % b;
+    case 'smod':
+      return sb === 0n ? sa : sa % sb;
+    case 'or':
+      return a | b;
+    case 'and':
+      return a & b;
+    case 'xor':
+      return a ^ b;
+    case 'lsh':
+      return a << (b & (bits - 1n));
+    case 'rsh':
+      return a >> (b & (bits - 1n));
+    case 'arsh':
+      return sa >> (b & (bits - 1n));
+    default:
+      return null;
+  }
 }
 
 /**
@@ -374,12 +452,36 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
 
   // The state of the instruction being visited. The helpers below read and write these; they are
   // defined once, not per visit (closures made per visit were a measurable share of the checker).
+  // Copy-on-write: a visit starts with the stored state's own arrays and copies one only before
+  // its first write (most instructions write one register and no stack byte); stored states are
+  // never mutated.
   let i = 0;
   let st: State = initial;
-  let regs: Val[] = [];
-  let init = new Uint8Array(512);
-  let spills = new Map<number, Val>();
+  let regs = initial.regs as Val[];
+  let init = initial.init;
+  let spills = initial.spills as Map<number, Val>;
+  let regsOwned = false;
+  let initOwned = false;
+  let spillsOwned = false;
   let insn = insns[0] as Insn;
+  const ownRegs = () => {
+    if (!regsOwned) {
+      regs = [...regs];
+      regsOwned = true;
+    }
+  };
+  const ownInit = () => {
+    if (!initOwned) {
+      init = Uint8Array.from(init);
+      initOwned = true;
+    }
+  };
+  const ownSpills = () => {
+    if (!spillsOwned) {
+      spills = new Map(spills);
+      spillsOwned = true;
+    }
+  };
 
   const read = (r: Reg): Val => {
     const v = regs[r] as Val;
@@ -406,6 +508,7 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
       );
       return;
     }
+    ownRegs();
     regs[r] = v;
   };
   const stackRange = (off: number, size: number, what: string): boolean => {
@@ -424,8 +527,17 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     return true;
   };
   const markInit = (off: number, size: number) => {
-    for (let k = off; k < off + size; k++) init[512 + k] = 1;
-    for (const s of [...spills.keys()]) if (s < off + size && s + 8 > off) spills.delete(s);
+    if (!stackInit(off, size)) {
+      ownInit();
+      for (let k = off; k < off + size; k++) init[512 + k] = 1;
+    }
+    if (spills.size === 0) return;
+    for (const s of [...spills.keys()]) {
+      if (s < off + size && s + 8 > off) {
+        ownSpills();
+        spills.delete(s);
+      }
+    }
   };
 
   /** Checks a memory access through `base`; returns the loaded value for loads. */
@@ -438,8 +550,11 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
   ): Val => {
     const base = read(baseReg);
     const bytes = sizeBytes(size);
-    return match(base)
-      .with({ k: 'ctx' }, (c) => {
+    // A switch, not ts-pattern: every load and store of every visit comes here, and match()'s
+    // per-call pattern objects were a hot spot of buildSockops(). `never` keeps it exhaustive.
+    switch (base.k) {
+      case 'ctx': {
+        const c = base;
         if (c.off !== 0) {
           report(
             i,
@@ -468,8 +583,9 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
         if (kind !== 'load') return ANY;
         if (fk === 'scalar') return bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n);
         return { k: 'other', what: fk } as Val;
-      })
-      .with({ k: 'stack' }, (s) => {
+      }
+      case 'stack': {
+        const s = base;
         if (s.off === null) return ANY;
         const at = s.off + off;
         if (!stackRange(at, bytes, kind === 'load' ? 'load' : 'store')) return ANY;
@@ -486,19 +602,23 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
           return spilled ?? (bytes === 8 ? ANY : scalar(0n, (1n << BigInt(bytes * 8)) - 1n));
         }
         markInit(at, bytes);
-        if (bytes === 8 && at % 8 === 0 && src && isPointer(src) && !isPoison(src))
+        if (bytes === 8 && at % 8 === 0 && src && isPointer(src) && !isPoison(src)) {
+          ownSpills();
           spills.set(at, src);
+        }
         return ANY;
-      })
-      .with({ k: 'value_or_null' }, (v) => {
+      }
+      case 'value_or_null': {
+        const v = base;
         report(
           i,
           'NULL_DEREF',
           `r${baseReg} holds the result of a map lookup${v.map ? ` on ${v.map.name}` : ''}, which may be NULL: test it first, e.g. b.if(r${baseReg}.eq(0), () => b.ret(0))`,
         );
         return ANY;
-      })
-      .with({ k: 'value' }, (v) => {
+      }
+      case 'value': {
+        const v = base;
         if (v.map && v.off !== null) {
           const at = v.off + off;
           if (at < 0 || at + bytes > v.map.valueSize) {
@@ -510,26 +630,24 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
           }
         }
         return ANY;
-      })
-      .with({ k: 'other' }, () => ANY)
-      .with(
-        { k: 'scalar' },
-        { k: 'map' },
-        { k: 'mixed' },
-        { k: 'uninit' },
-        { k: 'clobbered' },
-        (v) => {
-          if (v.k !== 'uninit' && v.k !== 'clobbered') {
-            report(
-              i,
-              'BAD_POINTER',
-              `r${baseReg} is ${describe(v)}, not a pointer that can be dereferenced`,
-            );
-          }
-          return ANY;
-        },
-      )
-      .exhaustive();
+      }
+      case 'other':
+        return ANY;
+      case 'scalar':
+      case 'map':
+      case 'mixed':
+        report(
+          i,
+          'BAD_POINTER',
+          `r${baseReg} is ${describe(base)}, not a pointer that can be dereferenced`,
+        );
+        return ANY;
+      case 'uninit':
+      case 'clobbered':
+        return ANY;
+      default:
+        return base satisfies never;
+    }
   };
 
   const checkHelper = (def: HelperDef | undefined, id: number) => {
@@ -572,16 +690,22 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
           bad(`a pointer to ${what} (stack or map value)`);
         }
       };
-      match(a)
-        .with({ kind: 'ctx' }, () => {
+      // A switch, not ts-pattern: every argument of every helper call of every visit comes here
+      // (a measured hot spot of buildSockops()). `never` keeps it exhaustive.
+      switch (a.kind) {
+        case 'ctx':
           if (v.k !== 'ctx' || v.off !== 0) bad('the context pointer');
-        })
-        .with({ kind: 'ctx_or_null' }, () => {
+          break;
+        case 'ctx_or_null':
           if (!(v.k === 'ctx' && v.off === 0) && !(v.k === 'scalar' && v.max === 0n))
             bad('the context pointer or 0');
-        })
-        .with({ kind: 'map' }, (m) => {
-          if (v.k !== 'map') return bad(`a map (${m.types.join(' or ')})`);
+          break;
+        case 'map': {
+          const m = a;
+          if (v.k !== 'map') {
+            bad(`a map (${m.types.join(' or ')})`);
+            break;
+          }
           mapArg = v.map;
           if (v.map && !m.types.includes(v.map.type)) {
             report(
@@ -590,27 +714,33 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
               `argument ${idx + 1} of ${def.name} must be a ${m.types.join(' or ')} map, but ${v.map.name} is a ${v.map.type}`,
             );
           }
-        })
-        .with({ kind: 'key' }, () =>
-          memCheck((mapArg as MapDef | null)?.keySize ?? null, true, 'the key'),
-        )
-        .with({ kind: 'value' }, () =>
-          memCheck((mapArg as MapDef | null)?.valueSize ?? null, true, 'the value'),
-        )
-        .with({ kind: 'scalar' }, () => {
+          break;
+        }
+        case 'key':
+          memCheck((mapArg as MapDef | null)?.keySize ?? null, true, 'the key');
+          break;
+        case 'value':
+          memCheck((mapArg as MapDef | null)?.valueSize ?? null, true, 'the value');
+          break;
+        case 'scalar':
           if (v.k !== 'scalar') bad('a scalar');
-        })
-        .with({ kind: 'mem' }, (m) => {
+          break;
+        case 'mem': {
+          const m = a;
           const sizeVal = regs[m.sizeArg + 1] as Val;
           const size =
             sizeVal.k === 'scalar' && sizeVal.min === sizeVal.max ? Number(sizeVal.min) : null;
           memCheck(size, m.init, 'the buffer');
-        })
-        .exhaustive();
+          break;
+        }
+        default:
+          a satisfies never;
+      }
     });
   };
 
   const afterCall = (ret: Val) => {
+    ownRegs();
     for (let r = 1; r <= 5; r++) regs[r] = { k: 'clobbered', by: i };
     regs[0] = ret;
   };
@@ -623,37 +753,32 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
       if ((op === 'add' || op === 'sub') && width === 64 && isPointer(dv) && sv.k === 'scalar') {
         const delta = sv.min === sv.max ? Number(BigInt.asIntN(64, sv.min)) : null;
         const sign = op === 'add' ? 1 : -1;
-        return match(dv)
-          .with(
-            { k: 'stack' },
-            (p) =>
-              ({
-                k: 'stack',
-                off: p.off === null || delta === null ? null : p.off + sign * delta,
-              }) as Val,
-          )
-          .with(
-            { k: 'ctx' },
-            (p) => ({ k: 'ctx', off: delta === null ? Number.NaN : p.off + sign * delta }) as Val,
-          )
-          .with(
-            { k: 'value' },
-            (p) =>
-              ({
-                k: 'value',
-                map: p.map,
-                off: p.off === null || delta === null ? null : p.off + sign * delta,
-              }) as Val,
-          )
-          .with({ k: 'value_or_null' }, () => {
+        // Switches, not ts-pattern, here and below: aluResult runs for every ALU instruction of
+        // every visit (pointer arithmetic builds every stack key), a measured hot spot.
+        switch (dv.k) {
+          case 'stack':
+            return {
+              k: 'stack',
+              off: dv.off === null || delta === null ? null : dv.off + sign * delta,
+            };
+          case 'ctx':
+            return { k: 'ctx', off: delta === null ? Number.NaN : dv.off + sign * delta };
+          case 'value':
+            return {
+              k: 'value',
+              map: dv.map,
+              off: dv.off === null || delta === null ? null : dv.off + sign * delta,
+            };
+          case 'value_or_null':
             report(
               i,
               'NULL_DEREF',
               'arithmetic on a map value pointer that may be NULL: test it against 0 first',
             );
             return ANY;
-          })
-          .otherwise(() => dv);
+          default:
+            return dv;
+        }
       }
       if (op === 'sub' && isPointer(dv) && isPointer(sv)) return ANY;
       report(
@@ -671,41 +796,28 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
       const bits = BigInt(width);
       const sa = BigInt.asIntN(width, a);
       const sb = BigInt.asIntN(width, b);
-      const r = match(op)
-        .with('add', () => a + b)
-        .with('sub', () => a - b)
-        .with('mul', () => a * b)
-        .with('div', () => (b === 0n ? 0n : a / b))
-        .with('sdiv', () => (sb === 0n ? 0n : sa / sb))
-        .with('mod', () => (b === 0n ? a : a % b))
-        .with('smod', () => (sb === 0n ? sa : sa % sb))
-        .with('or', () => a | b)
-        .with('and', () => a & b)
-        .with('xor', () => a ^ b)
-        .with('lsh', () => a << (b & (bits - 1n)))
-        .with('rsh', () => a >> (b & (bits - 1n)))
-        .with('arsh', () => sa >> (b & (bits - 1n)))
-        .otherwise(() => null);
+      const r = constantFold(op, a, b, sa, sb, bits);
       if (r !== null) return constant(BigInt.asUintN(width, r));
     }
     const lo = width === 32 ? truncate(dv, 32) : dv;
     if (lo.k !== 'scalar') return ANY;
     const full = scalar(0n, mask);
-    return match(op)
-      .with('and', () =>
-        sv.min === sv.max
+    switch (op) {
+      case 'and':
+        return sv.min === sv.max
           ? scalar(0n, bigMin(lo.max, b))
-          : scalar(0n, bigMin(lo.max, sv.max & mask)),
-      )
-      .with('rsh', () => (sv.min === sv.max ? scalar(lo.min >> b, lo.max >> b) : full))
-      .with('mod', () => (sv.min === sv.max && b > 0n ? scalar(0n, b - 1n) : full))
-      .with('add', () =>
-        sv.min === sv.max && lo.max + b <= mask ? scalar(lo.min + b, lo.max + b) : full,
-      )
-      .with('lsh', () =>
-        sv.min === sv.max && lo.max << b <= mask ? scalar(lo.min << b, lo.max << b) : full,
-      )
-      .otherwise(() => full);
+          : scalar(0n, bigMin(lo.max, sv.max & mask));
+      case 'rsh':
+        return sv.min === sv.max ? scalar(lo.min >> b, lo.max >> b) : full;
+      case 'mod':
+        return sv.min === sv.max && b > 0n ? scalar(0n, b - 1n) : full;
+      case 'add':
+        return sv.min === sv.max && lo.max + b <= mask ? scalar(lo.min + b, lo.max + b) : full;
+      case 'lsh':
+        return sv.min === sv.max && lo.max << b <= mask ? scalar(lo.min << b, lo.max << b) : full;
+      default:
+        return full;
+    }
   };
 
   /** Narrows the registers of a comparison for the branch where it is `taken`; null = infeasible. */
@@ -794,9 +906,12 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     i = work.popMin();
     visits[i] = (visits[i] as number) + 1;
     st = states[i] as State;
-    regs = [...st.regs];
-    init = Uint8Array.from(st.init);
-    spills = new Map(st.spills);
+    regs = st.regs as Val[];
+    init = st.init;
+    spills = st.spills as Map<number, Val>;
+    regsOwned = false;
+    initOwned = false;
+    spillsOwned = false;
     insn = insns[i] as Insn;
 
     // A switch, not ts-pattern: this runs for every visit of every instruction, and match()'s

@@ -108,32 +108,97 @@ function resolveFrame(formatted: string): SourceLocation | null {
 type CallSite = NodeJS.CallSite;
 
 /**
- * Resolved frames by generated position (script, line, column). Rebuilding a program captures the
- * same positions again, and formatting a frame through source maps is the expensive part; a frame
- * outside user code is cached as null.
+ * Frames captured first: enough for a DSL call made by user code (the DSL method, sometimes a DSL
+ * wrapper or two, then the user's frame), and far cheaper than a full trace: capturing is paid at
+ * every DSL call. When the user frame lies deeper (DSL calls made through a library in
+ * node_modules, or long chains of DSL wrappers) the capture is repeated with DEEP_FRAMES.
  */
-const resolvedFrames = new Map<string, SourceLocation | null>();
+export const SHALLOW_FRAMES = 4;
+/** Frames of the fallback capture (beyond them the location is unknown). */
+export const DEEP_FRAMES = 63;
+
+/**
+ * Resolved frames by generated script, then by position (line * 2^32 + column). Rebuilding a
+ * program captures the same positions again, and formatting a frame through source maps is the
+ * expensive part; a frame outside user code is cached as null.
+ */
+const resolvedFrames = new Map<string, Map<number, SourceLocation | null>>();
+
+/** Whether a generated script lies in src/dsl, by script name (saves a URL parse per frame). */
+const dslScripts = new Map<string, boolean>();
+
+function isDslScript(script: string): boolean {
+  let dsl = dslScripts.get(script);
+  if (dsl === undefined) {
+    const generated = toPath(script);
+    dsl = generated !== null && isDslFrame(generated);
+    dslScripts.set(script, dsl);
+  }
+  return dsl;
+}
 
 /** Captures the structured call sites of an Error instead of formatting them. */
 function callSitesHook(_error: Error, sites: CallSite[]): CallSite[] {
   return sites;
 }
 
+/** What one capture found: the user's location, or null when none of its frames was one. */
+interface Capture {
+  readonly loc: SourceLocation | null;
+  /** Whether the trace was cut at the limit (deeper frames were not looked at). */
+  readonly truncated: boolean;
+}
+
 /**
- * The structured call sites of `error`, taken on the first read of its `.stack` (V8 formats a
- * stack lazily, through whatever `Error.prepareStackTrace` is installed at that moment), and the
- * hook that would have formatted them (node's own, source-map aware one, or a test runner's).
+ * Captures up to `limit` frames above captureLocation as structured call sites (taken at once
+ * through a prepareStackTrace hook, so no stack is ever formatted as a whole) and returns the
+ * innermost user frame among them. Returns undefined when the runtime gives no structured sites.
  */
-function callSitesOf(error: Error): { sites: CallSite[]; format: typeof Error.prepareStackTrace } {
+function captureSites(limit: number): Capture | undefined {
   const format = Error.prepareStackTrace;
+  const savedLimit = Error.stackTraceLimit;
+  const holder: { stack?: unknown } = {};
   Error.prepareStackTrace = callSitesHook;
-  let sites: unknown;
+  Error.stackTraceLimit = limit;
   try {
-    sites = error.stack;
+    Error.captureStackTrace(holder, captureLocation);
+    // V8 formats a stack on its first read, through the hook installed at that moment.
+    const sites = holder.stack;
+    if (!Array.isArray(sites)) return undefined;
+    return { loc: firstUserFrame(sites as CallSite[], format), truncated: sites.length >= limit };
   } finally {
     Error.prepareStackTrace = format;
+    Error.stackTraceLimit = savedLimit;
   }
-  return { sites: Array.isArray(sites) ? (sites as CallSite[]) : [], format };
+}
+
+/**
+ * The innermost frame outside src/dsl and node_modules. Frames whose generated script is in
+ * src/dsl are skipped without formatting (a DSL module maps to a DSL source); every other frame
+ * is formatted alone (once per generated position) and filtered on its mapped path, as a full
+ * stack trace would be.
+ */
+function firstUserFrame(
+  sites: readonly CallSite[],
+  format: typeof Error.prepareStackTrace,
+): SourceLocation | null {
+  for (const site of sites) {
+    const script = site.getFileName() ?? '';
+    if (isDslScript(script)) continue;
+    let byPosition = resolvedFrames.get(script);
+    if (byPosition === undefined) {
+      byPosition = new Map();
+      resolvedFrames.set(script, byPosition);
+    }
+    const position = (site.getLineNumber() ?? 0) * 2 ** 32 + (site.getColumnNumber() ?? 0);
+    let loc = byPosition.get(position);
+    if (loc === undefined) {
+      loc = resolveFrame(formatOne(site, format));
+      byPosition.set(position, loc);
+    }
+    if (loc !== null) return loc;
+  }
+  return null;
 }
 
 /**
@@ -146,29 +211,6 @@ function formatOne(site: CallSite, format: typeof Error.prepareStackTrace): stri
   return `Error\n    at ${String(site)}`;
 }
 
-/**
- * The innermost frame of `error` outside src/dsl and node_modules. Frames whose generated script
- * is in src/dsl are skipped without formatting (a DSL module maps to a DSL source); every other
- * frame is formatted alone and filtered on its mapped path, as a full stack trace would be.
- */
-function resolve(error: Error): SourceLocation {
-  const { sites, format } = callSitesOf(error);
-  if (sites.length === 0) return resolveFormatted(error.stack ?? '');
-  for (const site of sites) {
-    const script = site.getFileName() ?? '';
-    const generated = toPath(script);
-    if (generated !== null && isDslFrame(generated)) continue;
-    const key = `${script}:${site.getLineNumber()}:${site.getColumnNumber()}`;
-    let loc = resolvedFrames.get(key);
-    if (loc === undefined) {
-      loc = resolveFrame(formatOne(site, format));
-      resolvedFrames.set(key, loc);
-    }
-    if (loc !== null) return loc;
-  }
-  return UNKNOWN_LOCATION;
-}
-
 /** Resolves an already formatted stack (when structured call sites are unavailable). */
 function resolveFormatted(stack: string): SourceLocation {
   for (const frame of stack.split('\n').slice(1)) {
@@ -179,45 +221,28 @@ function resolveFormatted(stack: string): SourceLocation {
 }
 
 /**
- * A location resolved on first use: capturing an Error is cheap, formatting its stack (with
- * source maps) is not, and many locations (instructions of programs built only to be counted, or
- * rejected early) are never looked at.
- */
-class CapturedLocation implements SourceLocation {
-  readonly #error: Error;
-  #resolved: SourceLocation | undefined;
-
-  constructor(error: Error) {
-    this.#error = error;
-  }
-
-  #get(): SourceLocation {
-    this.#resolved ??= resolve(this.#error);
-    return this.#resolved;
-  }
-
-  get file(): string {
-    return this.#get().file;
-  }
-  get line(): number {
-    return this.#get().line;
-  }
-  get col(): number {
-    return this.#get().col;
-  }
-  get text(): string {
-    return this.#get().text;
-  }
-}
-
-/**
  * The location of the innermost stack frame outside src/dsl (and outside node_modules): the
- * user's DSL call. Captured eagerly, resolved lazily on first read.
+ * user's DSL call. Resolved at once: a DSL call site seen before costs a capture of a few frames
+ * and two map lookups; one seen for the first time is formatted through the installed stack hook
+ * (source maps) once per process. The returned object is shared by every call from that position.
  */
 export function captureLocation(): SourceLocation {
+  const shallow = captureSites(SHALLOW_FRAMES);
+  if (shallow === undefined) return captureFormatted();
+  if (shallow.loc !== null) return shallow.loc;
+  if (!shallow.truncated) return UNKNOWN_LOCATION;
+  return captureSites(DEEP_FRAMES)?.loc ?? UNKNOWN_LOCATION;
+}
+
+/** The fallback when the runtime does not hand out structured call sites: parse a formatted trace. */
+function captureFormatted(): SourceLocation {
   const saved = Error.stackTraceLimit;
-  Error.stackTraceLimit = 64;
-  const error = new Error();
-  Error.stackTraceLimit = saved;
-  return new CapturedLocation(error);
+  Error.stackTraceLimit = DEEP_FRAMES;
+  const holder: { stack?: unknown } = {};
+  try {
+    Error.captureStackTrace(holder, captureLocation);
+  } finally {
+    Error.stackTraceLimit = saved;
+  }
+  return resolveFormatted(String(holder.stack ?? ''));
 }
