@@ -1,30 +1,63 @@
 /**
  * How long building the programs takes: `buildSockops()` warm (in this process, after warm-up
- * calls), a cold build in a fresh Node process (what `tsbpf build` costs, start-up included), and
- * `clang -O2 -target bpf` compiling the equivalent C fixture on the same machine.
+ * calls), and cold — what a user pays for the real command, `tsbpf build` (the compiled CLI in a
+ * fresh `node`, start-up, imports and writing the .o and .lst included) — against
+ * `clang -O2 -g -target bpf` compiling the C equivalent of the same object
+ * (bench/clang-equivalent/), for each variant, interleaved run by run so a machine that drifts
+ * hurts both alike.
+ *
+ * The cold build never runs through tsx: from TypeScript sources, the harness first compiles them
+ * with `tsc -p tsconfig.build.json` into a temporary directory (not timed) and times that output.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { readObject } from '../asm/object-reader.js';
 import { buildSockops } from '../programs/build.js';
 import type { SockopsVariant } from '../programs/options.js';
+import { BenchError } from './errors.js';
 import { haveTool } from './process.js';
 import { median } from './stats.js';
+
+/** The variants timed, the default first. */
+const VARIANTS: readonly SockopsVariant[] = ['cilium', 'minimal'];
+
+/** The C equivalent of each variant's object, and the object name `tsbpf build` writes. */
+const EQUIVALENT: Record<SockopsVariant, string> = {
+  cilium: 'sockaccel',
+  minimal: 'sockaccel-minimal',
+};
+
+/** Cold figures of one variant, in milliseconds (medians). */
+export interface ColdBuild {
+  /** `node dist/cli/main.js build --variant V --out DIR`: a fresh process, wall clock. */
+  readonly tsbpfMs: number;
+  /** `clang -O2 -g -target bpf -c bench/clang-equivalent/NAME.c`; undefined without clang. */
+  readonly clangMs: number | undefined;
+}
 
 /** Build-time figures in milliseconds (medians). */
 export interface BuildTiming {
   readonly warmMs: Record<SockopsVariant, number>;
   readonly warmRuns: number;
-  /** Fresh `node` process importing the programs and writing the object. */
+  /** Cold `tsbpf build` against clang, per variant. */
+  readonly cold: Record<SockopsVariant, ColdBuild>;
+  /** `node -e 0` in the same rounds: the part of every cold build that is Node's own start-up. */
+  readonly nodeStartMs: number;
+  /** The cilium (default) variant's cold `tsbpf build` (= cold.cilium.tsbpfMs). */
   readonly coldMs: number;
-  /** How the cold build ran: compiled JS, or TypeScript through tsx (transpiling included). */
-  readonly coldRuntime: 'js' | 'tsx';
-  /** clang -O2 of the fixture; undefined when clang or the fixture is missing. */
+  /** The cilium variant's clang time (= cold.cilium.clangMs). */
   readonly clangMs: number | undefined;
+  /** Where the C equivalents are; undefined when clang is missing. */
   readonly clangSource: string | undefined;
+  /** Samples per series (each round runs every series once, interleaved). */
   readonly coldRuns: number;
+  /** How busy the machine was: 1-minute load average before and after the cold rounds, and CPUs. */
+  readonly load: { readonly before: number; readonly after: number; readonly cpus: number };
+  /** Node version that ran the cold builds. */
+  readonly node: string;
 }
 
 function timeMs(f: () => void): number {
@@ -33,7 +66,48 @@ function timeMs(f: () => void): number {
   return Number(process.hrtime.bigint() - t0) / 1e6;
 }
 
-/** Measures the three build times with `runs` cold samples each. */
+/**
+ * The compiled CLI to time: beside this module when it runs as JavaScript (dist/ or an installed
+ * package); from TypeScript, the sources compiled into `work` (with the package.json, so the
+ * output is ESM and listings name dist/… as in an installed package, and node_modules linked).
+ */
+function compiledCli(work: string): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return fileURLToPath(new URL('../cli/main.js', import.meta.url));
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const pkg = join(work, 'pkg');
+  execFileSync(
+    process.execPath,
+    [
+      join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+      '-p',
+      join(root, 'tsconfig.build.json'),
+      '--outDir',
+      join(pkg, 'dist'),
+    ],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  cpSync(join(root, 'package.json'), join(pkg, 'package.json'));
+  symlinkSync(join(root, 'node_modules'), join(pkg, 'node_modules'), 'dir');
+  return join(pkg, 'dist', 'cli', 'main.js');
+}
+
+/** Maps and programs of an object, for checking that the C equivalent builds the same object. */
+function shapeOf(elf: Uint8Array): string {
+  const o = readObject(elf);
+  const maps = o.maps
+    .map((m) =>
+      [m.name, m.type, m.keySize, m.valueSize, m.maxEntries, m.mapFlags, m.pinning].join(' '),
+    )
+    .sort();
+  const programs = o.programs.map((p) => `${p.name} ${p.section}`).sort();
+  return [...programs, ...maps].join('\n');
+}
+
+/**
+ * Measures the build times: `runs` interleaved rounds, each running, per variant, the cold
+ * `tsbpf build` and clang on its C equivalent, plus a bare `node -e 0`.
+ */
 export function measureBuildTiming(runs: number): BuildTiming {
   const warmRuns = 20;
   const warm = (variant: SockopsVariant) => {
@@ -42,58 +116,83 @@ export function measureBuildTiming(runs: number): BuildTiming {
   };
   const warmMs = { cilium: warm('cilium'), minimal: warm('minimal') };
 
-  const here = fileURLToPath(import.meta.url);
-  const isTs = here.endsWith('.ts');
-  const buildModule = fileURLToPath(
-    new URL(`../programs/build.${isTs ? 'ts' : 'js'}`, import.meta.url),
-  );
-  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bench-build-'));
+  const work = mkdtempSync(join(tmpdir(), 'tsbpf-bench-build-'));
   try {
-    const script = join(dir, 'cold.mjs');
-    writeFileSync(
-      script,
-      `import { writeFileSync } from 'node:fs';\n` +
-        `const { buildSockops } = await import(${JSON.stringify(buildModule)});\n` +
-        `writeFileSync(${JSON.stringify(join(dir, 'sockaccel.o'))}, buildSockops({}).elf);\n`,
-    );
-    const nodeArgs = isTs ? ['--import', 'tsx', script] : [script];
-    const cold = Array.from({ length: runs }, () =>
-      timeMs(() =>
-        execFileSync(process.execPath, nodeArgs, { stdio: 'ignore', cwd: process.cwd() }),
-      ),
-    );
-    const fixture = fileURLToPath(
-      new URL('../../test/fixtures/loader/sockaccel.c', import.meta.url),
-    );
-    let clangMs: number | undefined;
-    if (haveTool('clang') && existsSync(fixture)) {
-      // The fixture's build.sh adds the multiarch include dir (asm/types.h lives there).
-      const multiarch = `/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
-      const args = [
+    const cli = compiledCli(work);
+    const out = join(work, 'out');
+    const sourceDir = fileURLToPath(new URL('../../bench/clang-equivalent/', import.meta.url));
+    const withClang = haveTool('clang') && existsSync(sourceDir);
+    // The multiarch include directory holds asm/types.h, which <linux/bpf.h> needs.
+    const multiarch = `/usr/include/${process.arch === 'arm64' ? 'aarch64' : 'x86_64'}-linux-gnu`;
+    const tsbpf = (v: SockopsVariant) => () =>
+      execFileSync(process.execPath, [cli, 'build', '--variant', v, '--out', out], {
+        stdio: 'ignore',
+      });
+    const clang = (v: SockopsVariant) => () =>
+      execFileSync('clang', [
         '-O2',
         '-g',
         '-target',
         'bpf',
         `-I${multiarch}`,
         '-c',
-        fixture,
+        join(sourceDir, `${EQUIVALENT[v]}.c`),
         '-o',
-        join(dir, 'clang.o'),
-      ];
-      clangMs = median(
-        Array.from({ length: runs }, () => timeMs(() => execFileSync('clang', args))),
-      );
+        join(out, `${EQUIVALENT[v]}-clang.o`),
+      ]);
+
+    // Once untimed: both commands work, and the C builds the same maps and programs.
+    for (const v of VARIANTS) {
+      tsbpf(v)();
+      if (!withClang) continue;
+      clang(v)();
+      const ours = shapeOf(readFileSync(join(out, `${EQUIVALENT[v]}.o`)));
+      const theirs = shapeOf(readFileSync(join(out, `${EQUIVALENT[v]}-clang.o`)));
+      if (ours !== theirs) {
+        throw new BenchError(
+          'EBENCH_RUN',
+          `bench/clang-equivalent/${EQUIVALENT[v]}.c no longer builds the same maps and programs as tsbpf build --variant ${v}; update it:\n--- tsbpf\n${ours}\n--- clang\n${theirs}`,
+        );
+      }
     }
+
+    const samples = new Map<string, number[]>();
+    const add = (series: string, ms: number) =>
+      samples.set(series, [...(samples.get(series) ?? []), ms]);
+    const before = loadavg()[0] ?? 0;
+    for (let round = 0; round < runs; round++) {
+      add(
+        'node',
+        timeMs(() => execFileSync(process.execPath, ['-e', '0'])),
+      );
+      for (const v of VARIANTS) {
+        add(`tsbpf ${v}`, timeMs(tsbpf(v)));
+        if (withClang) add(`clang ${v}`, timeMs(clang(v)));
+      }
+    }
+    const after = loadavg()[0] ?? 0;
+    const med = (series: string) => {
+      const xs = samples.get(series);
+      return xs === undefined ? undefined : median(xs);
+    };
+    const coldOf = (v: SockopsVariant): ColdBuild => ({
+      tsbpfMs: med(`tsbpf ${v}`) ?? Number.NaN,
+      clangMs: med(`clang ${v}`),
+    });
+    const cold = { cilium: coldOf('cilium'), minimal: coldOf('minimal') };
     return {
       warmMs,
       warmRuns,
-      coldMs: median(cold),
-      coldRuntime: isTs ? 'tsx' : 'js',
-      clangMs,
-      clangSource: clangMs === undefined ? undefined : 'test/fixtures/loader/sockaccel.c',
+      cold,
+      nodeStartMs: med('node') ?? Number.NaN,
+      coldMs: cold.cilium.tsbpfMs,
+      clangMs: cold.cilium.clangMs,
+      clangSource: withClang ? 'bench/clang-equivalent/' : undefined,
       coldRuns: runs,
+      load: { before, after, cpus: cpus().length },
+      node: process.version,
     };
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    rmSync(work, { recursive: true, force: true });
   }
 }

@@ -74,15 +74,21 @@ export function renderMarkdown(r: BenchResults): string {
   }
   if (r.buildTiming) {
     const b = r.buildTiming;
-    lines.push('', '## Build time', '', '| what | median ms |', '|---|---|');
-    lines.push(`| buildSockops() warm, cilium (${b.warmRuns} runs) | ${fmt(b.warmMs.cilium, 3)} |`);
-    lines.push(`| buildSockops() warm, minimal | ${fmt(b.warmMs.minimal, 3)} |`);
     lines.push(
-      `| cold: fresh node process builds and writes the object (${b.coldRuntime}${b.coldRuntime === 'tsx' ? ', TypeScript transpiled at start-up' : ''}) | ${fmt(b.coldMs, 1)} |`,
+      '',
+      '## Build time',
+      '',
+      `Cold: \`tsbpf build\` (the compiled CLI in a fresh node, writing the .o and .lst) against clang -O2 -g -target bpf on the C equivalent (${b.clangSource ?? 'clang missing'}); medians of ${b.coldRuns} interleaved rounds, Node ${b.node}; \`node -e 0\` alone ${fmt(b.nodeStartMs, 1)} ms; load average ${fmt(b.load.before)} → ${fmt(b.load.after)} on ${b.load.cpus} CPUs. Warm: median of ${b.warmRuns} buildSockops() calls in one process.`,
+      '',
+      '| variant | buildSockops() warm ms | tsbpf build cold ms | clang -O2 ms | tsbpf / clang |',
+      '|---|---|---|---|---|',
     );
-    lines.push(
-      `| clang -O2 -g -target bpf of ${b.clangSource ?? '(clang or fixture missing)'} | ${fmt(b.clangMs, 1)} |`,
-    );
+    for (const v of ['cilium', 'minimal'] as const) {
+      const c = b.cold[v];
+      lines.push(
+        `| ${v} | ${fmt(b.warmMs[v], 3)} | ${fmt(c.tsbpfMs, 1)} | ${fmt(c.clangMs, 1)} | ${fmt(c.clangMs === undefined ? undefined : c.tsbpfMs / c.clangMs)} |`,
+      );
+    }
   }
   lines.push('', '## Blocking reads that returned EAGAIN', '');
   lines.push(
