@@ -92,8 +92,11 @@ function compiledCli(work: string): string {
   return join(pkg, 'dist', 'cli', 'main.js');
 }
 
-/** Maps and programs of an object, for checking that the C equivalent builds the same object. */
-function shapeOf(elf: Uint8Array): string {
+/**
+ * The maps (name, type, sizes, flags, pinning) and programs (name, section) of an object as text,
+ * for checking that a C equivalent builds the same object as tsbpf.
+ */
+export function objectShape(elf: Uint8Array): string {
   const o = readObject(elf);
   const maps = o.maps
     .map((m) =>
@@ -146,8 +149,8 @@ export function measureBuildTiming(runs: number): BuildTiming {
       tsbpf(v)();
       if (!withClang) continue;
       clang(v)();
-      const ours = shapeOf(readFileSync(join(out, `${EQUIVALENT[v]}.o`)));
-      const theirs = shapeOf(readFileSync(join(out, `${EQUIVALENT[v]}-clang.o`)));
+      const ours = objectShape(readFileSync(join(out, `${EQUIVALENT[v]}.o`)));
+      const theirs = objectShape(readFileSync(join(out, `${EQUIVALENT[v]}-clang.o`)));
       if (ours !== theirs) {
         throw new BenchError(
           'EBENCH_RUN',
