@@ -16,16 +16,11 @@ import type {
 } from '../programs/options.js';
 import { MAX_MAP_SIZE } from '../programs/options.js';
 import { checkPositionals, integerOption, keyValues, parsing } from './args.js';
+// build-errors.js and failure.js, not errors.js: the build path never sees a loader or accel
+// error, and not loading those modules keeps `tsbpf build` starting fast.
+import { buildPathExitCode } from './build-errors.js';
 import type { CommandIo } from './dump.js';
-// failure.js, not errors.js: the build path never sees a loader or accel error, and not loading
-// those modules keeps `tsbpf build` starting fast.
-import {
-  buildPathExitCode,
-  EXIT_CODES_HELP,
-  ExitCode,
-  printFailure,
-  UsageError,
-} from './failure.js';
+import { EXIT_CODES_HELP, ExitCode, printFailure, UsageError } from './failure.js';
 
 /** Help text of `tsbpf build`. */
 export const BUILD_HELP = `usage: tsbpf build [--out DIR] [--variant cilium|minimal] [options]

@@ -7,8 +7,9 @@
 import { match, P } from 'ts-pattern';
 import { AccelError } from '../accel/errors.js';
 import { BpfError, LoaderError } from '../loader/errors.js';
+import { buildPathExitCode } from './build-errors.js';
 import type { CommandIo } from './dump.js';
-import { buildPathExitCode, ExitCode, printFailure } from './failure.js';
+import { ExitCode, printFailure } from './failure.js';
 
 export { EXIT_CODES_HELP, ExitCode, UsageError } from './failure.js';
 

@@ -1,8 +1,8 @@
 /**
  * The light half of the CLI's error reporting: exit statuses, UsageError, and printing a failure
- * as one line. It knows only the errors of the build path (options, map encoding), so `tsbpf build`
- * reports its failures without loading the loader's and accel's modules (errors.ts adds those for
- * the commands that use them; every module loaded costs start-up time, see docs/benchmarks.md).
+ * as one line. It imports nothing, so the entry point and `tsbpf build` use it without loading
+ * the loader's and accel's modules (errors.ts classifies their errors for the commands that use
+ * them; every module loaded costs start-up time, see docs/benchmarks.md).
  *
  * Exit statuses of every command:
  *   0  success
@@ -10,8 +10,6 @@
  *   2  usage error or invalid input (unknown option, bad config file, path is not a cgroup v2 dir)
  *   3  not permitted or not supported here (not root, kernel lacks a feature)
  */
-import { MapEncodeError } from '../programs/maps.js';
-import { SockopsOptionError } from '../programs/options.js';
 import type { CommandIo } from './dump.js';
 
 /** Exit statuses (see the module comment). */
@@ -28,18 +26,6 @@ export const EXIT_CODES_HELP = `exit status: 0 ok, 1 operation failed, 2 usage e
 export class UsageError extends Error {
   override readonly name: string = 'UsageError';
   readonly code = 'ERR_USAGE' as const;
-}
-
-/**
- * The exit status of an error of the build path: USAGE for a bad argument, option or map value;
- * undefined for any other error (errors.ts classifies those, or it is a plain failure).
- */
-export function buildPathExitCode(err: unknown): ExitCode | undefined {
-  return err instanceof UsageError ||
-    err instanceof SockopsOptionError ||
-    err instanceof MapEncodeError
-    ? ExitCode.USAGE
-    : undefined;
 }
 
 /**
