@@ -234,15 +234,18 @@ function writeSubsection<R extends { readonly tail?: Uint8Array }>(
     p += 8;
     for (const rec of sec.records) {
       spec.write(view, p, rec);
-      const tailLen = recSize - spec.minRecSize;
-      const tail = rec.tail ?? new Uint8Array(0);
-      if (tail.length > tailLen) {
-        throw new BtfExtError(
-          'BTF_EXT_INVALID_INPUT',
-          `BTF.ext encode: ${spec.desc} record has ${tail.length} tail bytes but the record size ${recSize} leaves room for ${tailLen}`,
-        );
+      // Records without a tail leave the zero bytes of `out` (most records: no array per record).
+      const tail = rec.tail;
+      if (tail !== undefined) {
+        const tailLen = recSize - spec.minRecSize;
+        if (tail.length > tailLen) {
+          throw new BtfExtError(
+            'BTF_EXT_INVALID_INPUT',
+            `BTF.ext encode: ${spec.desc} record has ${tail.length} tail bytes but the record size ${recSize} leaves room for ${tailLen}`,
+          );
+        }
+        out.set(tail, p + spec.minRecSize);
       }
-      out.set(tail, p + spec.minRecSize);
       p += recSize;
     }
   }

@@ -779,8 +779,12 @@ export function encodeBtf(
       0;
     put(at, nameOff(t.name));
     const data = at + 12;
-    match(t)
-      .with({ kind: 'int' }, (x) => {
+    // A switch, not ts-pattern: every type of every object written goes through here, and
+    // match()'s per-call pattern objects were a hot spot of buildSockops(). `never` keeps it
+    // exhaustive.
+    switch (t.kind) {
+      case 'int': {
+        const x = t;
         put(at + 4, info(0, false));
         put(at + 8, checkU32(x.size, id, 'size'));
         const enc = checkOneOf(INT_ENCODING_BITS, x.encoding, id, 'encoding');
@@ -790,30 +794,36 @@ export function encodeBtf(
             (checkRange(x.bitOffset, 0, 255, id, 'bitOffset') << 16) |
             checkRange(x.bits, 0, 255, id, 'bits'),
         );
-      })
-      .with(
-        { kind: 'ptr' },
-        { kind: 'typedef' },
-        { kind: 'volatile' },
-        { kind: 'const' },
-        { kind: 'restrict' },
-        (x) => {
-          put(at + 4, info(0, false));
-          put(at + 8, typeRef(x.type, 'type'));
-        },
-      )
-      .with({ kind: 'type_tag' }, (x) => {
+        break;
+      }
+      case 'ptr':
+      case 'typedef':
+      case 'volatile':
+      case 'const':
+      case 'restrict': {
+        const x = t;
+        put(at + 4, info(0, false));
+        put(at + 8, typeRef(x.type, 'type'));
+        break;
+      }
+      case 'type_tag': {
+        const x = t;
         put(at + 4, info(0, x.kindFlag));
         put(at + 8, typeRef(x.type, 'type'));
-      })
-      .with({ kind: 'array' }, (x) => {
+        break;
+      }
+      case 'array': {
+        const x = t;
         put(at + 4, info(0, false));
         put(at + 8, 0);
         put(data, typeRef(x.type, 'element type'));
         put(data + 4, typeRef(x.indexType, 'index type'));
         put(data + 8, checkU32(x.nelems, id, 'nelems'));
-      })
-      .with({ kind: 'struct' }, { kind: 'union' }, (x) => {
+        break;
+      }
+      case 'struct':
+      case 'union': {
+        const x = t;
         put(at + 4, info(x.members.length, x.kindFlag));
         put(at + 8, checkU32(x.size, id, 'size'));
         x.members.forEach((m, j) => {
@@ -831,8 +841,10 @@ export function encodeBtf(
             put(o + 8, checkU32(m.bitOffset, id, `member ${j} bitOffset`));
           }
         });
-      })
-      .with({ kind: 'enum' }, (x) => {
+        break;
+      }
+      case 'enum': {
+        const x = t;
         put(at + 4, info(x.values.length, x.signed));
         put(at + 8, checkU32(x.size, id, 'size'));
         x.values.forEach((v, j) => {
@@ -843,8 +855,10 @@ export function encodeBtf(
             : checkU32(v.value, id, `value ${j}`);
           put(o + 4, value >>> 0);
         });
-      })
-      .with({ kind: 'enum64' }, (x) => {
+        break;
+      }
+      case 'enum64': {
+        const x = t;
         put(at + 4, info(x.values.length, x.signed));
         put(at + 8, checkU32(x.size, id, 'size'));
         x.values.forEach((v, j) => {
@@ -862,12 +876,16 @@ export function encodeBtf(
           put(o + 4, Number(raw & 0xffffffffn));
           put(o + 8, Number(raw >> 32n));
         });
-      })
-      .with({ kind: 'fwd' }, (x) => {
+        break;
+      }
+      case 'fwd': {
+        const x = t;
         put(at + 4, info(0, x.union));
         put(at + 8, 0);
-      })
-      .with({ kind: 'func' }, (x) => {
+        break;
+      }
+      case 'func': {
+        const x = t;
         put(at + 4, info(checkOneOf(FUNC_LINKAGE_CODES, x.linkage, id, 'linkage'), false));
         put(at + 8, typeRef(x.type, 'type'));
         if (types[x.type - 1]?.kind !== 'func_proto') {
@@ -876,8 +894,10 @@ export function encodeBtf(
             `BTF encode: FUNC ${JSON.stringify(x.name)} (type id ${id}) must refer to a FUNC_PROTO, got type id ${x.type}`,
           );
         }
-      })
-      .with({ kind: 'func_proto' }, (x) => {
+        break;
+      }
+      case 'func_proto': {
+        const x = t;
         put(at + 4, info(x.params.length, false));
         put(at + 8, typeRef(x.returnType, 'return type'));
         x.params.forEach((p, j) => {
@@ -885,13 +905,17 @@ export function encodeBtf(
           put(o, nameOff(p.name));
           put(o + 4, typeRef(p.type, `parameter ${j} type`));
         });
-      })
-      .with({ kind: 'var' }, (x) => {
+        break;
+      }
+      case 'var': {
+        const x = t;
         put(at + 4, info(0, false));
         put(at + 8, typeRef(x.type, 'type'));
         put(data, checkOneOf(VAR_LINKAGE_CODES, x.linkage, id, 'linkage'));
-      })
-      .with({ kind: 'datasec' }, (x) => {
+        break;
+      }
+      case 'datasec': {
+        const x = t;
         put(at + 4, info(x.vars.length, false));
         put(at + 8, checkU32(x.size, id, 'size'));
         x.vars.forEach((v, j) => {
@@ -906,17 +930,24 @@ export function encodeBtf(
           put(o + 4, checkU32(v.offset, id, `variable ${j} offset`));
           put(o + 8, checkU32(v.size, id, `variable ${j} size`));
         });
-      })
-      .with({ kind: 'float' }, (x) => {
+        break;
+      }
+      case 'float': {
+        const x = t;
         put(at + 4, info(0, false));
         put(at + 8, checkU32(x.size, id, 'size'));
-      })
-      .with({ kind: 'decl_tag' }, (x) => {
+        break;
+      }
+      case 'decl_tag': {
+        const x = t;
         put(at + 4, info(0, x.kindFlag));
         put(at + 8, typeRef(x.type, 'type'));
         view.setInt32(data, checkRange(x.componentIdx, -1, 0x7fffffff, id, 'componentIdx'), true);
-      })
-      .exhaustive();
+        break;
+      }
+      default:
+        t satisfies never;
+    }
     at += btfRecordSize(t);
   }
   const strBytes = strings.encode();

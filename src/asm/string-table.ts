@@ -22,6 +22,27 @@ export class StringTableError extends Error {
   override readonly name = 'StringTableError';
 }
 
+/**
+ * The UTF-8 bytes of `s` followed by a NUL. ASCII strings (names, and almost every source line
+ * that line info records) are copied directly: TextEncoder's call overhead was a measurable part
+ * of writing an object, which adds hundreds of strings.
+ */
+function nulTerminated(s: string): Uint8Array {
+  const n = s.length;
+  const ascii = new Uint8Array(n + 1);
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c > 0x7f) {
+      const bytes = utf8Encoder.encode(s);
+      const chunk = new Uint8Array(bytes.length + 1);
+      chunk.set(bytes, 0);
+      return chunk;
+    }
+    ascii[i] = c;
+  }
+  return ascii;
+}
+
 /** Builds a string table; `add` returns the byte offset of a string, sharing identical strings. */
 export class StringTableBuilder {
   readonly #offsets = new Map<string, number>([['', 0]]);
@@ -37,10 +58,8 @@ export class StringTableBuilder {
         `string table: ${JSON.stringify(s)} contains a NUL byte; table strings are NUL-terminated, remove it`,
       );
     }
-    const bytes = utf8Encoder.encode(s);
     const offset = this.#size;
-    const chunk = new Uint8Array(bytes.length + 1);
-    chunk.set(bytes, 0);
+    const chunk = nulTerminated(s);
     this.#chunks.push(chunk);
     this.#size += chunk.length;
     this.#offsets.set(s, offset);

@@ -87,6 +87,28 @@ function isDslFrame(path: string): boolean {
   return path.startsWith(dslDir + sep);
 }
 
+/** A source file as locations name it: root-relative name and lines; null = not a user file. */
+interface UserFile {
+  readonly file: string;
+  readonly lines: readonly string[] | null;
+}
+
+/** Mapped file names (as a formatted frame spells them) to the user file, once per file. */
+const userFiles = new Map<string, UserFile | null>();
+
+function userFileOf(raw: string): UserFile | null {
+  let known = userFiles.get(raw);
+  if (known === undefined) {
+    const path = toPath(raw);
+    known =
+      path === null || isDslFrame(path) || path.includes(`${sep}node_modules${sep}`)
+        ? null
+        : { file: relative(projectRootOf(path), path).split(sep).join('/'), lines: linesOf(path) };
+    userFiles.set(raw, known);
+  }
+  return known;
+}
+
 /**
  * Resolves a formatted one-frame stack ("Error\n    at …") to a user location, or null when the
  * frame is inside src/dsl, inside node_modules, or not a file.
@@ -95,13 +117,11 @@ function resolveFrame(formatted: string): SourceLocation | null {
   const frame = formatted.slice(formatted.indexOf('\n') + 1);
   const m = FRAME.exec(frame);
   if (!m) return null;
-  const path = toPath(m[1] ?? '');
-  if (path === null || isDslFrame(path) || path.includes(`${sep}node_modules${sep}`)) return null;
+  const user = userFileOf(m[1] ?? '');
+  if (user === null) return null;
   const line = Number(m[2]);
   const col = Number(m[3]);
-  const text = linesOf(path)?.[line - 1] ?? '';
-  const file = relative(projectRootOf(path), path).split(sep).join('/');
-  return { file, line, col, text };
+  return { file: user.file, line, col, text: user.lines?.[line - 1] ?? '' };
 }
 
 /** A V8 call site (the structured frame `Error.prepareStackTrace` receives). */

@@ -46,7 +46,7 @@ export interface SockopsProgramInfo {
 export interface BuiltSockops {
   /** The relocatable ELF object. */
   readonly elf: Uint8Array;
-  /** Disassembly with the TypeScript source line of each instruction. */
+  /** Disassembly with the TypeScript source line of each instruction (formatted on first read). */
   readonly listing: string;
   /** The object before it became bytes (programs with their instructions and map references). */
   readonly object: ObjectSpec;
@@ -81,9 +81,15 @@ export function buildSockops(options: SockopsOptions = {}): BuiltSockops {
     section: p.section,
     insns: p.insns.length,
   });
+  // The listing is formatted on first read: most callers (loaders, `tsbpf build` without a
+  // listing) never look at it, and formatting every instruction was a tenth of a build.
+  let listing: string | undefined;
   return {
     elf: object.toElf(),
-    listing: object.listing(),
+    get listing(): string {
+      listing ??= object.listing();
+      return listing;
+    },
     object: object.spec,
     maps: declared.map(({ role, def }) => ({
       role,
