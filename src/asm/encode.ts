@@ -180,7 +180,10 @@ const ZERO: Slot = { opcode: 0, dst: 0, src: 0, off: 0, imm: 0 };
 // Module-level rather than inside toSlots: defined once, not once per encoded instruction.
 const aluClass = (w: 32 | 64) => (w === 64 ? Class.ALU64 : Class.ALU);
 const jmpClass = (w: 32 | 64) => (w === 64 ? Class.JMP : Class.JMP32);
-const single = (s: Partial<Slot> & { opcode: number }): readonly Slot[] => [{ ...ZERO, ...s }];
+// Fields listed, not spread over ZERO: spreads were a visible cost of encoding every instruction.
+const single = (s: Partial<Slot> & { opcode: number }): readonly Slot[] => [
+  { opcode: s.opcode, dst: s.dst ?? 0, src: s.src ?? 0, off: s.off ?? 0, imm: s.imm ?? 0 },
+];
 
 function toSlots(insn: Insn, index: number): readonly Slot[] {
   const kind = typeof insn === 'object' && insn !== null ? String(insn.kind) : 'unknown';

@@ -64,10 +64,23 @@ const bigMax = (a: bigint, b: bigint): bigint => (a >= b ? a : b);
 const scalar = (min: bigint, max: bigint): Val => ({ k: 'scalar', min, max });
 const constant = (v: bigint): Val => scalar(BigInt.asUintN(64, v), BigInt.asUintN(64, v));
 
+/**
+ * 32-bit words of a stack-init bitmap (512 bits). A bitmap, not 512 byte flags: a 64-byte typed
+ * array lives on the V8 heap (a 512-byte one gets a malloc'd backing store, and the checker copies
+ * and joins these maps at every stack write and every join, so allocation and GC dominated).
+ */
+const INIT_WORDS = 16;
+
+/** Whether stack byte r10+off (off in [-512, 0)) is marked initialised in `init`. */
+function isInitByte(init: Uint32Array, off: number): boolean {
+  const bit = 512 + off;
+  return (((init[bit >>> 5] as number) >>> (bit & 31)) & 1) === 1;
+}
+
 interface State {
   readonly regs: readonly Val[];
-  /** 512 flags: stack byte (r10 - 512 + i) initialised. */
-  readonly init: Uint8Array;
+  /** Bitmap, one bit per stack byte: bit i set = byte (r10 - 512 + i) initialised. */
+  readonly init: Uint32Array;
   /** Pointer values spilled to 8-byte aligned stack slots, by r10-relative offset. */
   readonly spills: ReadonlyMap<number, Val>;
 }
@@ -134,7 +147,7 @@ function joinVal(a: Val, b: Val, widen: boolean): Val {
 /**
  * The join of two states. Parts that the join leaves as they are in `a` are shared with `a`, not
  * copied (states are never mutated): most joins change a register or two, and sharing the
- * 512-byte init map keeps both the join and the following sameState() cheap.
+ * stack-init bitmap keeps both the join and the following sameState() cheap.
  */
 function joinState(a: State, b: State, widen: boolean): State {
   let regs = a.regs;
@@ -149,11 +162,11 @@ function joinState(a: State, b: State, widen: boolean): State {
   }
   let init = a.init;
   if (init !== b.init) {
-    for (let k = 0; k < 512; k++) {
-      const v = (a.init[k] as number) & (b.init[k] as number);
-      if (v === a.init[k]) continue;
-      if (init === a.init) init = Uint8Array.from(a.init);
-      init[k] = v;
+    for (let w = 0; w < INIT_WORDS; w++) {
+      const v = ((a.init[w] as number) & (b.init[w] as number)) >>> 0;
+      if (v === a.init[w]) continue;
+      if (init === a.init) init = a.init.slice();
+      init[w] = v;
     }
   }
   let spills = a.spills;
@@ -177,7 +190,9 @@ function sameState(a: State, b: State): boolean {
       if (v !== w && !sameVal(v, w)) return false;
     }
   }
-  if (a.init !== b.init) for (let k = 0; k < 512; k++) if (a.init[k] !== b.init[k]) return false;
+  if (a.init !== b.init) {
+    for (let w = 0; w < INIT_WORDS; w++) if (a.init[w] !== b.init[w]) return false;
+  }
   if (a.spills === b.spills) return true;
   if (a.spills.size !== b.spills.size) return false;
   for (const [off, v] of a.spills) {
@@ -425,7 +440,7 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
       UNINIT,
       { k: 'stack', off: 0 },
     ],
-    init: new Uint8Array(512),
+    init: new Uint32Array(INIT_WORDS),
     spills: new Map(),
   };
   const states: (State | undefined)[] = new Array(n);
@@ -472,7 +487,7 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
   };
   const ownInit = () => {
     if (!initOwned) {
-      init = Uint8Array.from(init);
+      init = init.slice();
       initOwned = true;
     }
   };
@@ -523,13 +538,16 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     return true;
   };
   const stackInit = (off: number, size: number): boolean => {
-    for (let k = off; k < off + size; k++) if (!init[512 + k]) return false;
+    for (let k = off; k < off + size; k++) if (!isInitByte(init, k)) return false;
     return true;
   };
   const markInit = (off: number, size: number) => {
     if (!stackInit(off, size)) {
       ownInit();
-      for (let k = off; k < off + size; k++) init[512 + k] = 1;
+      for (let k = off; k < off + size; k++) {
+        const bit = 512 + k;
+        init[bit >>> 5] = (init[bit >>> 5] as number) | (1 << (bit & 31));
+      }
     }
     if (spills.size === 0) return;
     for (const s of [...spills.keys()]) {

@@ -203,6 +203,32 @@ export function checkCtxAccess(
   size: number,
   write: boolean,
 ): CtxAccessVerdict {
+  // The checker asks this at every visit of every ctx load and store, always about the same few
+  // (schema, offset, size) triples: verdicts are pure (schemas are readonly constants), so each is
+  // worked out once.
+  let verdicts = verdictCache.get(schema);
+  if (verdicts === undefined) {
+    verdicts = new Map();
+    verdictCache.set(schema, verdicts);
+  }
+  const key = `${offset}:${size}:${write ? 'w' : 'r'}`;
+  let verdict = verdicts.get(key);
+  if (verdict === undefined) {
+    verdict = ctxAccessVerdict(schema, offset, size, write);
+    verdicts.set(key, verdict);
+  }
+  return verdict;
+}
+
+/** Verdicts already worked out, by schema and `offset:size:r|w`. */
+const verdictCache = new WeakMap<CtxSchema, Map<string, CtxAccessVerdict>>();
+
+function ctxAccessVerdict(
+  schema: CtxSchema,
+  offset: number,
+  size: number,
+  write: boolean,
+): CtxAccessVerdict {
   const where = `${schema.struct} offset ${offset} size ${size}`;
   if (offset < 0 || offset + size > schema.size) {
     return { ok: false, reason: `${where} is outside the ${schema.size}-byte context` };
