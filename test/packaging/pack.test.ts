@@ -81,6 +81,11 @@ describe('npm package', () => {
       /^bpf_sockops \(section sockops\):$/m,
     );
 
+    // tsbpf bench compiles these: the load generator and the C equivalents of the build-time
+    // comparison ship with the package.
+    for (const f of ['bench/loadgen.c', 'bench/clang-equivalent/sockaccel.c'])
+      expect(existsSync(join(fresh, 'node_modules', 'tsbpf', f))).toBe(true);
+
     // The library entry points resolve from the installed package too.
     const api = run(
       'node',
