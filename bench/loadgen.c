@@ -2,15 +2,19 @@
  * tsbpf bench load generator: one process pair over loopback (or a UNIX socket), measured with
  * syscalls only so that what is timed is the kernel's socket path, not a language runtime.
  *
- *   loadgen stream <tcp4|tcp6|unix> <write-bytes> <nodelay 0|1> <seconds>
+ *   loadgen stream <tcp4|tcp6|unix> <write-bytes> <nodelay 0|1> <seconds> [<read-bytes> [<poll 0|1>]]
  *   loadgen rr     <tcp4|tcp6|unix> <message-bytes> <seconds>
  *   loadgen crr    <tcp4|tcp6|unix> <seconds>
  *
  * The parent listens, forks the server, and runs the client; one JSON line goes to stdout.
  * - stream: the client writes fixed-size buffers for <seconds>, then shuts down its write side;
- *   the server counts every byte it reads until EOF and sends the count back (2 x u64: bytes and
- *   its EAGAIN count, see eagain_blocking). The rate
+ *   the server counts every byte it reads until EOF and sends the count back (3 x u64: bytes,
+ *   its EAGAIN count, see eagain_blocking, and its CPU time in ns). The rate
  *   is bytes received / (start .. count received), so buffered-but-undelivered bytes never count.
+ *   The server reads <read-bytes> at a time (default 65536) and, with <poll> 1, waits in poll()
+ *   before every read like a select()-loop application such as iperf3 (default 0). drainSeconds
+ *   is the time from the client's last write until the count came back: how far the receiver had
+ *   fallen behind (sk_msg redirect has no receive window, see docs/benchmarks.md).
  * - rr: one request of <message-bytes> at a time, echoed whole by the server; every round trip is
  *   timed (CLOCK_MONOTONIC) after a 10 % warm-up, and p50/p99 come from the sorted samples.
  * - crr: connect, write 1 byte, read the 1-byte echo, close; repeated for <seconds>.
@@ -28,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -43,6 +48,13 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time (user + system) this process has used, in seconds. */
+static double cpu_seconds(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_stime.tv_sec + (ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
 static int family;
@@ -135,8 +147,9 @@ static int cmp_u64(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-static void stream(int lfd, size_t size, int nodelay, double seconds) {
-  char *buf = calloc(1, size < 65536 ? 65536 : size);
+static void stream(int lfd, size_t size, int nodelay, double seconds, size_t rsize, int rpoll) {
+  char *buf = calloc(1, size < rsize ? rsize : size);
+  if (!buf) die("calloc");
   pid_t pid = fork();
   if (pid == 0) {
     int c = accept(lfd, NULL, NULL);
@@ -144,7 +157,11 @@ static void stream(int lfd, size_t size, int nodelay, double seconds) {
     set_nodelay(c, nodelay);
     uint64_t total = 0;
     for (;;) {
-      ssize_t r = read(c, buf, 65536);
+      if (rpoll) {
+        struct pollfd p = {.fd = c, .events = POLLIN};
+        if (poll(&p, 1, 5000) < 0 && errno != EINTR) die("server poll");
+      }
+      ssize_t r = read(c, buf, rsize);
       if (r < 0 && errno == EINTR) continue;
       if (r < 0 && errno == EAGAIN) {
         struct pollfd p = {.fd = c, .events = POLLIN};
@@ -156,7 +173,7 @@ static void stream(int lfd, size_t size, int nodelay, double seconds) {
       if (r == 0) break;
       total += (uint64_t)r;
     }
-    uint64_t reply[2] = {total, eagain_blocking};
+    uint64_t reply[3] = {total, eagain_blocking, (uint64_t)(cpu_seconds() * 1e9)};
     if (write_full(c, (char *)reply, sizeof reply) < 0) die("server write count");
     close(c);
     _exit(0);
@@ -169,19 +186,22 @@ static void stream(int lfd, size_t size, int nodelay, double seconds) {
     written += size;
     writes++;
   }
+  double last_write = now();
   shutdown(fd, SHUT_WR);
-  uint64_t reply[2] = {0, 0};
+  uint64_t reply[3] = {0, 0, 0};
   if (read_full(fd, (char *)reply, sizeof reply) < 0) die("client read count");
   uint64_t total = reply[0];
   eagain_blocking += reply[1];
-  double elapsed = now() - start;
+  double finished = now(), elapsed = finished - start;
   close(fd);
   waitpid(pid, NULL, 0);
-  printf("{\"mode\":\"stream\",\"writeBytes\":%zu,\"nodelay\":%d,\"seconds\":%.6f,"
+  printf("{\"mode\":\"stream\",\"writeBytes\":%zu,\"nodelay\":%d,\"readBytes\":%zu,"
+         "\"pollBeforeRead\":%d,\"seconds\":%.6f,\"drainSeconds\":%.6f,"
          "\"writes\":%llu,\"sentBytes\":%llu,\"receivedBytes\":%llu,\"bitsPerSecond\":%.0f,"
-         "\"eagainOnBlockingRead\":%lu}\n",
-         size, nodelay, elapsed, (unsigned long long)writes, (unsigned long long)written,
-         (unsigned long long)total, total * 8.0 / elapsed, eagain_blocking);
+         "\"eagainOnBlockingRead\":%lu,\"senderCpuSeconds\":%.4f,\"receiverCpuSeconds\":%.4f}\n",
+         size, nodelay, rsize, rpoll, elapsed, finished - last_write, (unsigned long long)writes,
+         (unsigned long long)written, (unsigned long long)total, total * 8.0 / elapsed,
+         eagain_blocking, cpu_seconds(), reply[2] / 1e9);
 }
 
 static void rr(int lfd, size_t size, double seconds) {
@@ -261,8 +281,15 @@ int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN);
   family = !strcmp(argv[2], "tcp4") ? AF_INET : !strcmp(argv[2], "tcp6") ? AF_INET6 : AF_UNIX;
   int lfd = listen_any();
-  if (!strcmp(argv[1], "stream") && argc == 6)
-    stream(lfd, strtoul(argv[3], NULL, 10), atoi(argv[4]), atof(argv[5]));
+  if (!strcmp(argv[1], "stream") && argc >= 6 && argc <= 8) {
+    size_t rsize = argc >= 7 ? strtoul(argv[6], NULL, 10) : 65536;
+    if (rsize == 0) {
+      fprintf(stderr, "loadgen: read-bytes must be a positive number\n");
+      return 2;
+    }
+    stream(lfd, strtoul(argv[3], NULL, 10), atoi(argv[4]), atof(argv[5]), rsize,
+           argc == 8 ? atoi(argv[7]) : 0);
+  }
   else if (!strcmp(argv[1], "rr") && argc == 5)
     rr(lfd, strtoul(argv[3], NULL, 10), atof(argv[4]));
   else if (!strcmp(argv[1], "crr") && argc == 4)

@@ -1,13 +1,16 @@
 /**
- * `npm run bench [-- --quick] [--seconds N] [--reps N] [--only id,id] [--json FILE] [--out DIR]`:
+ * `npm run bench [-- --quick] [--seconds N] [--reps N] [--only id,id] [--cpu none,N] [--json FILE]
+ * [--out DIR]`:
  * parses the arguments, runs the benchmark with progress on stderr, writes bench/results/ (or
  * --out) and prints the markdown report on stdout. The CLI's `tsbpf bench` calls the same
  * `parseBenchArgs` and `runBench`.
  */
 import { existsSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { BenchError } from './errors.js';
+import { type Placement, parsePlacements } from './placement.js';
 import { renderMarkdown } from './report.js';
 import { type BenchOptions, runBench } from './run.js';
 
@@ -27,12 +30,19 @@ export interface BenchArgs {
   readonly json: string | undefined;
 }
 
-/** Parses bench arguments; throws BenchError EBENCH_OPTION naming a bad one. */
-export function parseBenchArgs(argv: readonly string[]): BenchArgs {
+/**
+ * Parses bench arguments; throws BenchError EBENCH_OPTION naming a bad one. `cpuCount` bounds
+ * the CPU numbers `--cpu` accepts (default: this machine's).
+ */
+export function parseBenchArgs(
+  argv: readonly string[],
+  cpuCount: number = cpus().length,
+): BenchArgs {
   let quick = false;
   let seconds: number | undefined;
   let repetitions: number | undefined;
   let scenarios: string[] | undefined;
+  let placements: Placement[] | undefined;
   let json: string | undefined;
   let outDir = defaultResultsDir();
   const value = (i: number, flag: string) => {
@@ -46,12 +56,13 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (a === '--seconds') seconds = Number(value(i++, a));
     else if (a === '--reps') repetitions = Number(value(i++, a));
     else if (a === '--only') scenarios = value(i++, a).split(',');
+    else if (a === '--cpu') placements = parsePlacements(value(i++, a), cpuCount);
     else if (a === '--json') json = value(i++, a);
     else if (a === '--out') outDir = value(i++, a);
     else {
       throw new BenchError(
         'EBENCH_OPTION',
-        `unknown bench option ${a}; use --quick, --seconds N, --reps N, --only ids, --json FILE, --out DIR`,
+        `unknown bench option ${a}; use --quick, --seconds N, --reps N, --only ids, --cpu none,N, --json FILE, --out DIR`,
       );
     }
   }
@@ -62,13 +73,14 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
       ...(seconds === undefined ? {} : { seconds }),
       ...(repetitions === undefined ? {} : { repetitions }),
       ...(scenarios ? { scenarios } : {}),
+      ...(placements ? { placements } : {}),
     },
     json,
   };
 }
 
 /** Help text of `tsbpf bench` / `npm run bench -- --help`. */
-export const BENCH_USAGE = `usage: tsbpf bench [--quick] [--seconds N] [--reps N] [--only ID,ID] [--json FILE] [--out DIR]
+export const BENCH_USAGE = `usage: tsbpf bench [--quick] [--seconds N] [--reps N] [--only ID,ID] [--cpu LIST] [--json FILE] [--out DIR]
 
 Compares plain TCP over loopback, socket acceleration (cilium and minimal variants) and a UNIX
 socket, interleaved, in throwaway tsbpf-test-bench-* cgroups (needs root, a C compiler; iperf3
@@ -78,6 +90,9 @@ results.md and results.svg go to --out (default bench/results/ in a checkout of 
 
   --quick        3 repetitions of 0.4 s per run (default 5 of 1.5 s)
   --only IDS     scenarios: stream-{64,1024,16384,65536}-{nagle,nodelay}, rr-64, rr-4096, crr
+  --cpu LIST     CPU placements, comma-separated: 'none' (unpinned) and/or a CPU number to pin
+                 client and server (and iperf3/sockperf) together to; default 'none,<last CPU>'
+                 (both, reported as separate rows; docs/benchmarks.md explains why)
   --json FILE    also write the results JSON to FILE
 `;
 

@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BenchError } from './errors.js';
+import { type Placement, pinned, placementId } from './placement.js';
 import { runIn } from './process.js';
 
 /** Starts a long-running server in `cgroup`; returns its stop function. */
@@ -40,6 +41,8 @@ async function startServer(cgroup: string | undefined, argv: readonly string[]) 
 /** iperf3 stream result. */
 export interface Iperf3Result {
   readonly gbitPerSecond: number;
+  /** placementId() of the run (absent in schema 1: unpinned). */
+  readonly placement?: string;
 }
 
 /** iperf3 -c 127.0.0.1 -l 64K for `seconds` (receiver-side rate). */
@@ -47,21 +50,28 @@ export async function runIperf3(
   cgroup: string | undefined,
   port: number,
   seconds: number,
+  placement: Placement = { pin: 'none' },
 ): Promise<Iperf3Result> {
-  const stop = await startServer(cgroup, [
-    'iperf3',
-    '-s',
-    '-1',
-    '-p',
-    String(port),
-    '-B',
-    '127.0.0.1',
-  ]);
+  const stop = await startServer(
+    cgroup,
+    pinned(placement, ['iperf3', '-s', '-1', '-p', String(port), '-B', '127.0.0.1']),
+  );
   try {
     const t = Math.max(1, Math.round(seconds));
     const out = await runIn(
       cgroup,
-      ['iperf3', '-c', '127.0.0.1', '-p', String(port), '-t', String(t), '-l', '65536', '-J'],
+      pinned(placement, [
+        'iperf3',
+        '-c',
+        '127.0.0.1',
+        '-p',
+        String(port),
+        '-t',
+        String(t),
+        '-l',
+        '65536',
+        '-J',
+      ]),
       (t + 20) * 1000,
     );
     const json = JSON.parse(out.stdout) as {
@@ -69,7 +79,7 @@ export async function runIperf3(
     };
     const bps = json.end?.sum_received?.bits_per_second;
     if (bps === undefined) throw new BenchError('EBENCH_TOOL', 'iperf3 printed no sum_received');
-    return { gbitPerSecond: bps / 1e9 };
+    return { gbitPerSecond: bps / 1e9, placement: placementId(placement) };
   } finally {
     await stop();
   }
@@ -83,6 +93,8 @@ export interface SockperfResult {
   readonly rttP99Us: number;
   /** Round trips per second over sockperf's valid duration. */
   readonly opsPerSecond: number;
+  /** placementId() of the run (absent in schema 1: unpinned). */
+  readonly placement?: string;
 }
 
 /** Parses sockperf ping-pong output (its summary lines). */
@@ -114,21 +126,17 @@ export async function runSockperf(
   port: number,
   bytes: number,
   seconds: number,
+  placement: Placement = { pin: 'none' },
 ): Promise<SockperfResult> {
-  const stop = await startServer(cgroup, [
-    'sockperf',
-    'server',
-    '--tcp',
-    '-i',
-    '127.0.0.1',
-    '-p',
-    String(port),
-  ]);
+  const stop = await startServer(
+    cgroup,
+    pinned(placement, ['sockperf', 'server', '--tcp', '-i', '127.0.0.1', '-p', String(port)]),
+  );
   try {
     const t = Math.max(1, Math.round(seconds));
     const out = await runIn(
       cgroup,
-      [
+      pinned(placement, [
         'sockperf',
         'ping-pong',
         '--tcp',
@@ -143,10 +151,10 @@ export async function runSockperf(
         // Unthrottled: ping-pong otherwise paces at 10 000 messages/s and its rate means nothing.
         '--mps',
         'max',
-      ],
+      ]),
       (t + 20) * 1000,
     );
-    return parseSockperf(out.stdout + out.stderr);
+    return { ...parseSockperf(out.stdout + out.stderr), placement: placementId(placement) };
   } finally {
     await stop();
   }

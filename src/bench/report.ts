@@ -1,9 +1,11 @@
 /**
- * Rendering benchmark results: a markdown report (medians, ratios to plain TCP, the cross-check
- * with iperf3/sockperf, build times, targets as measured) and a hand-written SVG bar chart of the
- * ratios (one group per scenario metric, one bar per transport, a line at 1.0 = plain TCP).
+ * Rendering benchmark results: a markdown report (medians, paired ratios to plain TCP with their
+ * spread next to the ratio of medians, the cross-check with iperf3/sockperf, build times, targets
+ * as measured) and a hand-written SVG bar chart of the paired ratios (one group per scenario
+ * metric and placement, one bar per transport, a line at 1.0 = plain TCP).
  */
-import type { BenchResults } from './run.js';
+import { placementLabel } from './placement.js';
+import type { BenchResults, ScenarioResult } from './run.js';
 import { metricsOf, type Transport } from './scenarios.js';
 import { median } from './stats.js';
 
@@ -12,64 +14,107 @@ const SHOWN: readonly Transport[] = ['plain', 'cilium', 'minimal', 'unix'];
 const fmt = (x: number | undefined, digits = 2) =>
   x === undefined || Number.isNaN(x) ? '—' : x.toFixed(digits);
 
+/** Placement id → label ('cpu1' → 'pinned to CPU 1'); results of schema 1 are unpinned. */
+function labelOf(id: string | undefined): string {
+  const cpu = id?.match(/^cpu(\d+)$/)?.[1];
+  return cpu === undefined ? 'unpinned' : placementLabel({ pin: 'cpu', cpu: Number(cpu) });
+}
+
+/** The headline ratio of a cell: the paired median when there are pairs, else the ratio of medians. */
+function headline(s: ScenarioResult, t: Transport, metric: string): number | undefined {
+  const p = s.paired?.[t]?.[metric];
+  return p && p.n > 0 ? p.median : s.ratios[t]?.[metric];
+}
+
+/** A ratio cell: `paired median (min–max); of medians R`, or just the ratio for schema 1. */
+function ratioCell(s: ScenarioResult, t: Transport, metric: string): string {
+  const p = s.paired?.[t]?.[metric];
+  const rom = s.ratios[t]?.[metric];
+  if (!p || p.n === 0) return fmt(rom);
+  return `${fmt(p.median)} (${fmt(p.min)}–${fmt(p.max)}); of medians ${fmt(rom)}`;
+}
+
 /** The markdown report. */
 export function renderMarkdown(r: BenchResults): string {
   const lines: string[] = [];
   lines.push('# tsbpf benchmark results', '');
   lines.push(
-    `${r.date}, Linux ${r.kernel}, ${r.cpus} CPUs; ${r.repetitions} interleaved repetitions of ${r.seconds} s per run; medians. ` +
+    `${r.date}, Linux ${r.kernel}, ${r.cpus} CPUs; ${r.repetitions} interleaved repetitions of ${r.seconds} s per run; ` +
+      `placements: ${(r.placements ?? [{ pin: 'none' as const }]).map(placementLabel).join(', ')} (unpinned: the scheduler places client and server; pinned: both on that one CPU with taskset). ` +
       'Ratios are to plain TCP over loopback (for latency, below 1 is better). ' +
+      'Each ratio is first the **median of paired ratios** — every run divided by the plain run of the same repetition and placement, which ran next to it in time, so drift of the machine between repetitions cancels — with the smallest and largest paired ratio in parentheses, then the ratio of the medians for comparison. ' +
+      'The targets are judged on the paired median. ' +
       '`cilium` = default `buildSockops()` with 127.0.0.0/8 and ::1 as local endpoints, `minimal` = the minimal variant, `unix` = a UNIX domain stream socket.',
     '',
   );
   lines.push(
     '## Targets (cilium variant, measured)',
     '',
-    '| target | goal | measured | met |',
-    '|---|---|---|---|',
+    '| target | goal | placement | measured (paired median) | paired min–max | ratio of medians | met |',
+    '|---|---|---|---|---|---|---|',
   );
-  for (const t of r.targets)
-    lines.push(`| ${t.name} | ${t.goal} | ${fmt(t.measured)} | ${t.met ? 'yes' : '**no**'} |`);
+  for (const t of r.targets) {
+    const range = t.min === undefined ? '—' : `${fmt(t.min)}–${fmt(t.max)}`;
+    lines.push(
+      `| ${t.name} | ${t.goal} | ${t.placement ?? '—'} | ${fmt(t.measured)} | ${range} | ${fmt(t.ratioOfMedians)} | ${t.met ? 'yes' : '**no**'} |`,
+    );
+  }
   lines.push('', '## Medians and ratios', '');
   lines.push(
-    '| scenario | metric | plain | cilium | minimal | unix | cilium/plain | minimal/plain | unix/plain |',
+    '| scenario | placement | metric | plain | cilium | minimal | unix | cilium/plain | minimal/plain | unix/plain |',
   );
-  lines.push('|---|---|---|---|---|---|---|---|---|');
+  lines.push('|---|---|---|---|---|---|---|---|---|---|');
   for (const s of r.scenarios) {
     for (const m of metricsOf(s.scenario)) {
       const med = SHOWN.map((t) => fmt(s.transports[t]?.median[m.name]));
-      const rat = (['cilium', 'minimal', 'unix'] as const).map((t) => fmt(s.ratios[t]?.[m.name]));
+      const rat = (['cilium', 'minimal', 'unix'] as const).map((t) => ratioCell(s, t, m.name));
       lines.push(
-        `| ${s.scenario.id} | ${m.name} (${m.unit}) | ${med.join(' | ')} | ${rat.join(' | ')} |`,
+        `| ${s.scenario.id} | ${labelOf(s.placement)} | ${m.name} (${m.unit}) | ${med.join(' | ')} | ${rat.join(' | ')} |`,
       );
     }
   }
   if (r.reference) {
     const ref = r.reference;
-    const plainStream = r.scenarios.find((s) => s.scenario.id === 'stream-65536-nagle');
-    const rr64 = r.scenarios.find((s) => s.scenario.id === 'rr-64');
-    const m = (xs: readonly { [k: string]: number }[], k: string) =>
-      median(xs.map((x) => x[k] ?? Number.NaN));
+    const m = (xs: readonly { readonly placement?: string }[], k: string, pl: string) =>
+      median(
+        xs
+          .filter((x) => (x.placement ?? 'unpinned') === pl)
+          .map((x) => (x as unknown as Record<string, number>)[k] ?? Number.NaN),
+      );
     lines.push('', '## Cross-check with iperf3 and sockperf', '');
     if (r.referenceError) lines.push(`The cross-check stopped early: ${r.referenceError}`, '');
     lines.push(
-      'The same quantity measured by the load generator and by the independent tool, side by side (medians).',
+      'The same quantity measured by the load generator and by the independent tool, side by side (medians), in the same placement. ' +
+        "The poll-before-read row runs the load generator with iperf3's receive pattern: sk_msg redirect has no receive window, so a receiver that is slower than its sender lets the queue grow and the gain shrinks (docs/benchmarks.md, why iperf3 gains less).",
       '',
     );
-    lines.push('| quantity | transport | loadgen | tool |', '|---|---|---|---|');
-    for (const t of ['plain', 'cilium'] as const) {
-      const ip = t === 'plain' ? ref.iperf3Plain : ref.iperf3Cilium;
-      const sp = t === 'plain' ? ref.sockperfPlain : ref.sockperfCilium;
-      const st = plainStream?.transports[t]?.median.gbitPerSecond;
-      lines.push(
-        `| stream 64 KiB writes, Nagle on (Gbit/s) | ${t} | ${fmt(st)} | iperf3 -l 64K: ${fmt(m(ip as never, 'gbitPerSecond'))} |`,
-      );
-      lines.push(
-        `| rr 64 B p50 round trip (µs) | ${t} | ${fmt(rr64?.transports[t]?.median.p50Us)} | sockperf ping-pong: ${fmt(m(sp as never, 'rttP50Us'))} (2 × its half-RTT p50) |`,
-      );
-      lines.push(
-        `| rr 64 B round trips/s | ${t} | ${fmt(rr64?.transports[t]?.median.opsPerSecond, 0)} | sockperf --mps max, messages / valid duration (not comparable: sockperf's own per-message work is included): ${fmt(m(sp as never, 'opsPerSecond'), 0)} |`,
-      );
+    lines.push('| quantity | placement | transport | loadgen | tool |', '|---|---|---|---|---|');
+    const placements = [...new Set(r.scenarios.map((s) => s.placement ?? 'unpinned'))];
+    for (const pl of placements) {
+      const find = (id: string) =>
+        r.scenarios.find((s) => s.scenario.id === id && (s.placement ?? 'unpinned') === pl);
+      const stream = find('stream-65536-nagle');
+      const rr64 = find('rr-64');
+      const where = labelOf(pl);
+      for (const t of ['plain', 'cilium'] as const) {
+        const ip = t === 'plain' ? ref.iperf3Plain : ref.iperf3Cilium;
+        const sp = t === 'plain' ? ref.sockperfPlain : ref.sockperfCilium;
+        const pr = t === 'plain' ? ref.pollReadPlain : ref.pollReadCilium;
+        lines.push(
+          `| stream 64 KiB writes, Nagle on (Gbit/s) | ${where} | ${t} | ${fmt(stream?.transports[t]?.median.gbitPerSecond)} | iperf3 -l 64K: ${fmt(m(ip, 'gbitPerSecond', pl))} |`,
+        );
+        if (pr && pr.length > 0) {
+          lines.push(
+            `| the same, receiver polls before every 64 KiB read as iperf3 does (Gbit/s; ms to drain after the last write) | ${where} | ${t} | ${fmt(m(pr, 'gbitPerSecond', pl))}; ${fmt(1000 * m(pr, 'drainSeconds', pl), 1)} ms | iperf3 -l 64K: ${fmt(m(ip, 'gbitPerSecond', pl))} |`,
+          );
+        }
+        lines.push(
+          `| rr 64 B p50 round trip (µs) | ${where} | ${t} | ${fmt(rr64?.transports[t]?.median.p50Us)} | sockperf ping-pong: ${fmt(m(sp, 'rttP50Us', pl))} (2 × its half-RTT p50) |`,
+        );
+        lines.push(
+          `| rr 64 B round trips/s | ${where} | ${t} | ${fmt(rr64?.transports[t]?.median.opsPerSecond, 0)} | sockperf --mps max, messages / valid duration (not comparable: sockperf's own per-message work is included): ${fmt(m(sp, 'opsPerSecond', pl), 0)} |`,
+        );
+      }
     }
   }
   if (r.buildTiming) {
@@ -111,13 +156,15 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 /** A bar chart of ratios to plain TCP (log scale would hide small gaps; linear, capped at 4×). */
 export function renderSvg(r: BenchResults): string {
   const groups: { label: string; values: [Exclude<Transport, 'plain'>, number][] }[] = [];
+  const several = new Set(r.scenarios.map((s) => s.placement ?? 'unpinned')).size > 1;
   for (const s of r.scenarios) {
     for (const m of metricsOf(s.scenario)) {
       if (m.name === 'p99Us') continue;
       const values = (['cilium', 'minimal', 'unix'] as const)
-        .map((t): [typeof t, number] => [t, s.ratios[t]?.[m.name] ?? Number.NaN])
+        .map((t): [typeof t, number] => [t, headline(s, t, m.name) ?? Number.NaN])
         .filter(([, v]) => !Number.isNaN(v));
-      groups.push({ label: `${s.scenario.id}${m.name === 'p50Us' ? ' p50' : ''}`, values });
+      const where = several ? ` (${s.placement === 'unpinned' ? 'unpinned' : s.placement})` : '';
+      groups.push({ label: `${s.scenario.id}${m.name === 'p50Us' ? ' p50' : ''}${where}`, values });
     }
   }
   const cap = 4;
@@ -134,7 +181,7 @@ export function renderSvg(r: BenchResults): string {
   );
   parts.push(`<rect width="${width}" height="${height}" fill="white"/>`);
   parts.push(
-    `<text x="10" y="20" font-size="14">tsbpf bench: median ratio to plain TCP loopback (${esc(r.kernel)}); p50 rows: lower is better</text>`,
+    `<text x="10" y="20" font-size="14">tsbpf bench: paired median ratio to plain TCP loopback (${esc(r.kernel)}); p50 rows: lower is better</text>`,
   );
   let lx = 10;
   for (const [t, c] of Object.entries(COLORS)) {

@@ -1,16 +1,25 @@
 /**
  * `runBench(options, io)`: the whole benchmark. Creates one throwaway cgroup per transport
- * (plain, cilium, minimal), builds the load generator, runs every scenario on every transport
- * interleaved (rep 1: A B C D, rep 2: A B C D, …) so slow drifts of the machine hit all transports
- * alike, then reports medians and ratios to plain TCP, the iperf3/sockperf cross-check and the
- * build timings. Progress goes to `io.progress` (stderr in the CLI); results are returned and,
+ * (plain, cilium, minimal), builds the load generator, runs every scenario on every transport in
+ * every CPU placement interleaved (rep 1: A B C D, rep 2: A B C D, …) so slow drifts of the
+ * machine hit all transports alike, then reports medians, per-repetition paired ratios to plain
+ * TCP (each run over the plain run of the same repetition and placement, adjacent in time: drift
+ * cancels) with their spread, the ratio of medians, the iperf3/sockperf cross-check and the build
+ * timings. Progress goes to `io.progress` (stderr in the CLI); results are returned and,
  * with `outDir`, written as results.json, results.md and results.svg.
  */
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { cpus, release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type BuildTiming, measureBuildTiming } from './build-timing.js';
 import { BenchError } from './errors.js';
+import {
+  defaultPlacements,
+  type Placement,
+  pinned,
+  placementId,
+  placementLabel,
+} from './placement.js';
 import { buildLoadgen, haveTool, runIn } from './process.js';
 import { type Iperf3Result, runIperf3, runSockperf, type SockperfResult } from './reference.js';
 import { renderMarkdown, renderSvg } from './report.js';
@@ -23,7 +32,7 @@ import {
   type Transport,
   transportsOf,
 } from './scenarios.js';
-import { median, ratio } from './stats.js';
+import { median, pairedRatios, type RatioSpread, ratio, spread } from './stats.js';
 import { BenchTarget } from './target.js';
 
 /** What to run. */
@@ -38,10 +47,23 @@ export interface BenchOptions {
   readonly scenarios?: readonly string[];
   /** Run the iperf3/sockperf cross-check (default true when both are installed). */
   readonly reference?: boolean;
+  /**
+   * CPU placements to measure in, interleaved within each repetition (default: unpinned and
+   * pinned to the last CPU; see placement.ts).
+   */
+  readonly placements?: readonly Placement[];
   /** Measure build times (default true). */
   readonly buildTiming?: boolean;
   /** Write results.json, results.md and results.svg here (default: nothing written). */
   readonly outDir?: string;
+}
+
+/** One load generator stream run whose receiver polls before every read. */
+export interface PollReadResult {
+  readonly gbitPerSecond: number;
+  /** From the last write until the receiver had read everything: how far it had fallen behind. */
+  readonly drainSeconds: number;
+  readonly placement: string;
 }
 
 /** Where progress goes. */
@@ -55,33 +77,63 @@ export interface TransportResult {
   readonly median: Record<string, number>;
 }
 
-/** One scenario's results, with the ratios of each transport's medians to plain TCP's. */
+/** One scenario's results in one placement, with ratios to plain TCP. */
 export interface ScenarioResult {
   readonly scenario: Scenario;
+  /** placementId(): 'unpinned' or 'cpu<N>' (schema 2; absent in schema 1 = unpinned). */
+  readonly placement?: string;
+  /** samples[i] of every transport is repetition i + 1. */
   readonly transports: Partial<Record<Transport, TransportResult>>;
-  /** ratios[transport][metric] = median(transport) / median(plain). */
+  /** ratios[transport][metric] = median(transport) / median(plain): the ratio of medians. */
   readonly ratios: Partial<Record<Transport, Record<string, number>>>;
+  /**
+   * paired[transport][metric]: median, min and max over repetitions of sample(transport, rep) /
+   * sample(plain, rep) — the figure the targets use (schema 2).
+   */
+  readonly paired?: Partial<Record<Transport, Record<string, RatioSpread>>>;
 }
 
 /** A target of the issue, as measured. */
 export interface TargetCheck {
   readonly name: string;
   readonly goal: string;
+  /** Placement label for per-placement targets (schema 2); absent for build times. */
+  readonly placement?: string;
+  /** For ratios, the median of the per-repetition paired ratios; `met` is judged on it. */
   readonly measured: number;
+  /** Smallest and largest paired ratio, and the ratio of medians, for comparison (schema 2). */
+  readonly min?: number;
+  readonly max?: number;
+  readonly ratioOfMedians?: number;
   readonly met: boolean;
 }
 
+/** The results JSON's schema version: 2 added placements, paired ratios and their spread. */
+export const RESULTS_SCHEMA_VERSION = 2;
+
 /** Everything one run measured. */
 export interface BenchResults {
+  /** RESULTS_SCHEMA_VERSION; absent in the first schema (one unpinned placement, no pairs). */
+  readonly schemaVersion?: number;
   readonly date: string;
   readonly kernel: string;
   readonly cpus: number;
   readonly seconds: number;
   readonly repetitions: number;
+  /** Placements measured, in interleaving order (schema 2). */
+  readonly placements?: Placement[];
+  /** One entry per placement and scenario, placement-major. */
   readonly scenarios: ScenarioResult[];
+  /** Every entry carries its `placement` id (schema 2). */
   readonly reference?: {
     readonly iperf3Plain: Iperf3Result[];
     readonly iperf3Cilium: Iperf3Result[];
+    /**
+     * The load generator's 64 KiB Nagle stream with iperf3's receive pattern (poll() before every
+     * 64 KiB read), next to iperf3: like with like (schema 2).
+     */
+    readonly pollReadPlain?: PollReadResult[];
+    readonly pollReadCilium?: PollReadResult[];
     readonly sockperfPlain: SockperfResult[];
     readonly sockperfCilium: SockperfResult[];
   };
@@ -124,6 +176,16 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
         .join(', ')}`,
     );
   }
+  const cpuCount = cpus().length;
+  const placements = [...(options.placements ?? defaultPlacements(cpuCount))];
+  if (placements.length === 0)
+    throw new BenchError('EBENCH_OPTION', 'at least one CPU placement is needed (--cpu none)');
+  if (placements.some((p) => p.pin === 'cpu') && !haveTool('taskset')) {
+    throw new BenchError(
+      'EBENCH_TOOL',
+      'pinning to a CPU needs taskset (apt-get install util-linux), or run with --cpu none',
+    );
+  }
   const work = mkdtempSync(join(tmpdir(), 'tsbpf-bench-'));
   const targets: BenchTarget[] = [];
   try {
@@ -143,31 +205,36 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     };
     const samples = new Map<string, Record<string, number>[]>();
     const runTimeout = (seconds + 30) * 1000;
-    const total = repetitions * scenarios.reduce((n, s) => n + transportsOf(s).length, 0);
+    const total =
+      repetitions * placements.length * scenarios.reduce((n, s) => n + transportsOf(s).length, 0);
     let done = 0;
     const eagain: Record<Transport, number> = { plain: 0, cilium: 0, minimal: 0, unix: 0 };
     for (let rep = 1; rep <= repetitions; rep++) {
-      for (const s of scenarios) {
-        for (const t of transportsOf(s)) {
-          done += 1;
-          const out = await runIn(
-            cgroupOf[t],
-            [loadgen, ...loadgenArgs(s, t, seconds)],
-            runTimeout,
-          );
-          const raw = JSON.parse(out.stdout) as Record<string, number>;
-          const values = metricValues(s, raw);
-          eagain[t] += raw.eagainOnBlockingRead ?? 0;
-          const key = `${s.id}/${t}`;
-          samples.set(key, [...(samples.get(key) ?? []), values]);
-          const shown = Object.entries(values)
-            .map(([k, v]) => `${k}=${v.toFixed(2)}`)
-            .join(' ');
-          io.progress(`[${done}/${total}] rep ${rep} ${s.id} ${t}: ${shown}`);
+      for (const p of placements) {
+        for (const s of scenarios) {
+          for (const t of transportsOf(s)) {
+            done += 1;
+            const out = await runIn(
+              cgroupOf[t],
+              pinned(p, [loadgen, ...loadgenArgs(s, t, seconds)]),
+              runTimeout,
+            );
+            const raw = JSON.parse(out.stdout) as Record<string, number>;
+            const values = metricValues(s, raw);
+            eagain[t] += raw.eagainOnBlockingRead ?? 0;
+            const key = sampleKey(p, s, t);
+            samples.set(key, [...(samples.get(key) ?? []), values]);
+            const shown = Object.entries(values)
+              .map(([k, v]) => `${k}=${v.toFixed(2)}`)
+              .join(' ');
+            io.progress(`[${done}/${total}] rep ${rep} ${placementId(p)} ${s.id} ${t}: ${shown}`);
+          }
         }
       }
     }
-    const results: ScenarioResult[] = scenarios.map((s) => summarize(s, samples));
+    const results: ScenarioResult[] = placements.flatMap((p) =>
+      scenarios.map((s) => summarize(p, s, samples)),
+    );
 
     let reference: BenchResults['reference'];
     let referenceError: string | undefined;
@@ -176,19 +243,42 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       const ref = {
         iperf3Plain: [] as Iperf3Result[],
         iperf3Cilium: [] as Iperf3Result[],
+        pollReadPlain: [] as PollReadResult[],
+        pollReadCilium: [] as PollReadResult[],
         sockperfPlain: [] as SockperfResult[],
         sockperfCilium: [] as SockperfResult[],
       };
       const refReps = Math.min(repetitions, 3);
       try {
+        let next = port;
         for (let rep = 1; rep <= refReps; rep++) {
-          io.progress(`reference ${rep}/${refReps}: iperf3 and sockperf, plain and cilium`);
-          // A fresh port per server: the previous one may linger in TIME_WAIT.
-          const p = port + rep * 4;
-          ref.iperf3Plain.push(await runIperf3(plain.cgroup, p, seconds));
-          ref.iperf3Cilium.push(await runIperf3(cilium.cgroup, p + 1, seconds));
-          ref.sockperfPlain.push(await runSockperf(plain.cgroup, p + 2, 64, seconds));
-          ref.sockperfCilium.push(await runSockperf(cilium.cgroup, p + 3, 64, seconds));
+          for (const pl of placements) {
+            io.progress(
+              `reference ${rep}/${refReps} ${placementId(pl)}: iperf3 and sockperf, plain and cilium`,
+            );
+            // A fresh port per server: the previous one may linger in TIME_WAIT.
+            next += 4;
+            ref.iperf3Plain.push(await runIperf3(plain.cgroup, next, seconds, pl));
+            ref.iperf3Cilium.push(await runIperf3(cilium.cgroup, next + 1, seconds, pl));
+            ref.sockperfPlain.push(await runSockperf(plain.cgroup, next + 2, 64, seconds, pl));
+            ref.sockperfCilium.push(await runSockperf(cilium.cgroup, next + 3, 64, seconds, pl));
+            for (const [t, into] of [
+              ['plain', ref.pollReadPlain],
+              ['cilium', ref.pollReadCilium],
+            ] as const) {
+              const out = await runIn(
+                cgroupOf[t],
+                pinned(pl, [loadgen, ...loadgenArgs(POLL_READ_STREAM, t, seconds), '65536', '1']),
+                runTimeout,
+              );
+              const raw = JSON.parse(out.stdout) as Record<string, number>;
+              into.push({
+                gbitPerSecond: (raw.bitsPerSecond ?? 0) / 1e9,
+                drainSeconds: raw.drainSeconds ?? Number.NaN,
+                placement: placementId(pl),
+              });
+            }
+          }
         }
       } catch (e) {
         // The cross-check is evidence, not the measurement: keep what was measured, say what failed.
@@ -203,11 +293,13 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       buildTiming = measureBuildTiming(quick ? 3 : 7);
     }
     const out: BenchResults = {
+      schemaVersion: RESULTS_SCHEMA_VERSION,
       date: new Date().toISOString(),
       kernel: release(),
-      cpus: (await import('node:os')).cpus().length,
+      cpus: cpuCount,
       seconds,
       repetitions,
+      placements,
       scenarios: results,
       ...(reference ? { reference } : {}),
       ...(referenceError ? { referenceError } : {}),
@@ -215,7 +307,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
       eagainOnBlockingRead: eagain,
       ciliumStats: cilium.stats(),
       minimalStats: minimal.stats(),
-      targets: checkTargets(results, buildTiming),
+      targets: checkTargets(results, buildTiming, placements),
     };
     if (options.outDir) {
       mkdirSync(options.outDir, { recursive: true });
@@ -231,33 +323,99 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   }
 }
 
-function summarize(s: Scenario, samples: Map<string, Record<string, number>[]>): ScenarioResult {
+/** The stream the iperf3 comparison is about: 64 KiB writes, Nagle on. */
+const POLL_READ_STREAM: Scenario = {
+  kind: 'stream',
+  id: 'stream-65536-nagle',
+  writeBytes: 65536,
+  nodelay: false,
+};
+
+function sampleKey(p: Placement, s: Scenario, t: Transport): string {
+  return `${placementId(p)}/${s.id}/${t}`;
+}
+
+/** Medians, ratios of medians and paired ratios of one scenario in one placement. */
+export function summarize(
+  p: Placement,
+  s: Scenario,
+  samples: ReadonlyMap<string, Record<string, number>[]>,
+): ScenarioResult {
   const transports: ScenarioResult['transports'] = {};
   for (const t of transportsOf(s)) {
-    const list = samples.get(`${s.id}/${t}`) ?? [];
+    const list = samples.get(sampleKey(p, s, t)) ?? [];
     const med: Record<string, number> = {};
     for (const m of metricsOf(s)) med[m.name] = median(list.map((x) => x[m.name] ?? Number.NaN));
     transports[t] = { samples: list, median: med };
   }
   const ratios: ScenarioResult['ratios'] = {};
+  const paired: NonNullable<ScenarioResult['paired']> = {};
+  const series = (t: Transport, metric: string) =>
+    (transports[t]?.samples ?? []).map((x) => x[metric] ?? Number.NaN);
   for (const t of transportsOf(s)) {
     if (t === 'plain') continue;
     const r: Record<string, number> = {};
-    for (const m of metricsOf(s))
+    const pr: Record<string, RatioSpread> = {};
+    for (const m of metricsOf(s)) {
       r[m.name] = ratio(transports[t]?.median[m.name], transports.plain?.median[m.name]);
+      pr[m.name] = spread(pairedRatios(series(t, m.name), series('plain', m.name)));
+    }
     ratios[t] = r;
+    paired[t] = pr;
   }
-  return { scenario: s, transports, ratios };
+  return { scenario: s, placement: placementId(p), transports, ratios, paired };
 }
 
-/** The issue's targets, each as measured (cilium variant, the default). */
+/**
+ * The issue's targets, each as measured for the cilium variant (the default) in every placement:
+ * the median of the per-repetition paired ratios (drift between repetitions cancels), with their
+ * range and the ratio of medians alongside. Results of schema 1 (no pairs) fall back to the ratio
+ * of medians.
+ */
 export function checkTargets(
   results: readonly ScenarioResult[],
   build: BuildTiming | undefined,
+  placements: readonly Placement[] = [{ pin: 'none' }],
 ): TargetCheck[] {
-  const get = (id: string, metric: string) =>
-    results.find((r) => r.scenario.id === id)?.ratios.cilium?.[metric];
   const out: TargetCheck[] = [];
+  const ratioTargets: [string, string, string, string, (x: number) => boolean][] = [
+    ['rr 64 B ops/s, accelerated / plain', '>= 1.2', 'rr-64', 'opsPerSecond', (x) => x >= 1.2],
+    ['rr 64 B p50 latency, accelerated / plain', '<= 0.85', 'rr-64', 'p50Us', (x) => x <= 0.85],
+    [
+      'stream 64 KiB (Nagle on), accelerated / plain',
+      '>= 1.2',
+      'stream-65536-nagle',
+      'gbitPerSecond',
+      (x) => x >= 1.2,
+    ],
+    [
+      'connection rate with sock_ops / plain',
+      '>= 0.9',
+      'crr',
+      'connectionsPerSecond',
+      (x) => x >= 0.9,
+    ],
+  ];
+  for (const [name, goal, id, metric, met] of ratioTargets) {
+    for (const p of placements) {
+      const r = results.find(
+        (x) => x.scenario.id === id && (x.placement ?? 'unpinned') === placementId(p),
+      );
+      const ofMedians = r?.ratios.cilium?.[metric];
+      const pair = r?.paired?.cilium?.[metric];
+      const measured = pair && pair.n > 0 ? pair.median : ofMedians;
+      if (measured === undefined || Number.isNaN(measured)) continue;
+      out.push({
+        name,
+        goal,
+        ...(placements.length > 1 || p.pin !== 'none' ? { placement: placementLabel(p) } : {}),
+        measured,
+        ...(pair && pair.n > 0 ? { min: pair.min, max: pair.max } : {}),
+        ...(ofMedians === undefined ? {} : { ratioOfMedians: ofMedians }),
+        met: met(measured),
+      });
+    }
+  }
   const add = (
     name: string,
     goal: string,
@@ -267,30 +425,6 @@ export function checkTargets(
     if (measured !== undefined && !Number.isNaN(measured))
       out.push({ name, goal, measured, met: met(measured) });
   };
-  add(
-    'rr 64 B ops/s, accelerated / plain',
-    '>= 1.2',
-    get('rr-64', 'opsPerSecond'),
-    (x) => x >= 1.2,
-  );
-  add(
-    'rr 64 B p50 latency, accelerated / plain',
-    '<= 0.85',
-    get('rr-64', 'p50Us'),
-    (x) => x <= 0.85,
-  );
-  add(
-    'stream 64 KiB (Nagle on), accelerated / plain',
-    '>= 1.2',
-    get('stream-65536-nagle', 'gbitPerSecond'),
-    (x) => x >= 1.2,
-  );
-  add(
-    'connection rate with sock_ops / plain',
-    '>= 0.9',
-    get('crr', 'connectionsPerSecond'),
-    (x) => x >= 0.9,
-  );
   if (build) {
     add('buildSockops() warm, ms', '<= 5', build.warmMs.cilium, (x) => x <= 5);
     if (build.clangMs !== undefined)

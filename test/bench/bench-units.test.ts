@@ -1,15 +1,27 @@
 /**
- * The benchmark's pure parts: medians and ratios, the scenario matrix and load generator argv,
- * sockperf output parsing, target checks and the rendered markdown/SVG.
+ * The benchmark's pure parts: medians, ratios and paired ratios, CPU placements, the scenario
+ * matrix and load generator argv, sockperf output parsing, target checks and the rendered
+ * markdown/SVG (for results of schema 2 and of the first schema).
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseBenchArgs, runBenchCommand } from '../../src/bench/main.js';
+import {
+  defaultPlacements,
+  type Placement,
+  parsePlacements,
+  pinned,
+} from '../../src/bench/placement.js';
 import { parseSockperf } from '../../src/bench/reference.js';
 import { renderMarkdown, renderSvg } from '../../src/bench/report.js';
-import { type BenchResults, checkTargets, type ScenarioResult } from '../../src/bench/run.js';
+import {
+  type BenchResults,
+  checkTargets,
+  type ScenarioResult,
+  summarize,
+} from '../../src/bench/run.js';
 import { allScenarios, loadgenArgs, transportsOf } from '../../src/bench/scenarios.js';
-import { median, ratio } from '../../src/bench/stats.js';
+import { median, pairedRatios, ratio, spread } from '../../src/bench/stats.js';
 
 describe('bench statistics', () => {
   it('the median is an element for odd counts, between the middle two for even, and ignores order', () => {
@@ -34,6 +46,111 @@ describe('bench statistics', () => {
     expect(ratio(2, 4)).toBe(0.5);
     expect(ratio(1, 0)).toBeNaN();
     expect(ratio(undefined, 1)).toBeNaN();
+  });
+
+  it('paired ratios divide repetition by repetition and leave out pairs that cannot form a ratio', () => {
+    expect(pairedRatios([10, 30, 8], [20, 30, 16])).toEqual([0.5, 1, 0.5]);
+    expect(pairedRatios([1, 2, 3], [0, 4, Number.NaN])).toEqual([0.5]);
+    expect(pairedRatios([1, 2, 3], [2, 4])).toEqual([0.5, 0.5]);
+    expect(spread([0.9, 0.7, 0.8])).toEqual({ median: 0.8, min: 0.7, max: 0.9, n: 3 });
+    const none = spread([]);
+    expect(none.n).toBe(0);
+    expect(none.median).toBeNaN();
+  });
+
+  it('paired ratios cancel a drift that hits both runs of a repetition; the ratio of medians does not', () => {
+    // Repetition 3 ran on a machine twice as busy (both runs slower), and the accelerated run of
+    // repetition 2 was hit by a disturbance: the medians then come from different repetitions.
+    const plain = [20, 20, 40];
+    const accel = [16, 36, 32];
+    expect(ratio(median(accel), median(plain))).toBeCloseTo(1.6);
+    expect(spread(pairedRatios(accel, plain))).toEqual({
+      median: 0.8,
+      min: 0.8,
+      max: 1.8,
+      n: 3,
+    });
+    // A drift factor per repetition, the same for both runs of the repetition, cancels exactly.
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.record({
+            base: fc.double({ min: 1, max: 1e6, noNaN: true }),
+            drift: fc.double({ min: 0.2, max: 5, noNaN: true }),
+          }),
+          { minLength: 1, maxLength: 15 },
+        ),
+        fc.double({ min: 0.1, max: 10, noNaN: true }),
+        (reps, k) => {
+          const base = reps.map((r) => r.base * r.drift);
+          const xs = reps.map((r) => k * r.base * r.drift);
+          const s = spread(pairedRatios(xs, base));
+          expect(s.n).toBe(reps.length);
+          expect(s.median).toBeCloseTo(k, 9);
+          expect(s.max - s.min).toBeLessThan(1e-9 * k);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('the spread brackets its median, and scaling one series scales every paired ratio', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.double({ min: 1, max: 1e4, noNaN: true }),
+            fc.double({ min: 1, max: 1e4, noNaN: true }),
+          ),
+          { minLength: 1, maxLength: 20 },
+        ),
+        fc.double({ min: 0.5, max: 2, noNaN: true }),
+        (pairs, c) => {
+          const xs = pairs.map(([x]) => x);
+          const base = pairs.map(([, b]) => b);
+          const s = spread(pairedRatios(xs, base));
+          expect(s.min).toBeLessThanOrEqual(s.median);
+          expect(s.median).toBeLessThanOrEqual(s.max);
+          expect(
+            spread(
+              pairedRatios(
+                xs.map((x) => x * c),
+                base,
+              ),
+            ).median,
+          ).toBeCloseTo(s.median * c, 6);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('bench CPU placements', () => {
+  it('defaults to unpinned and pinned to the last CPU (only unpinned on one CPU)', () => {
+    expect(defaultPlacements(2)).toEqual([{ pin: 'none' }, { pin: 'cpu', cpu: 1 }]);
+    expect(defaultPlacements(1)).toEqual([{ pin: 'none' }]);
+  });
+
+  it('parses --cpu lists and names a bad or repeated element', () => {
+    expect(parsePlacements('none,1', 2)).toEqual([{ pin: 'none' }, { pin: 'cpu', cpu: 1 }]);
+    expect(parsePlacements('0', 2)).toEqual([{ pin: 'cpu', cpu: 0 }]);
+    expect(() => parsePlacements('2', 2)).toThrow(/'2' is neither 'none' nor a CPU number below 2/);
+    expect(() => parsePlacements('all', 2)).toThrow(/--cpu: 'all'/);
+    expect(() => parsePlacements('1,1', 2)).toThrow(/'1' is listed twice/);
+    expect(parseBenchArgs(['--cpu', 'none'], 2).options.placements).toEqual([{ pin: 'none' }]);
+    expect(() => parseBenchArgs(['--cpu', '7'], 2)).toThrow(/CPU number below 2/);
+  });
+
+  it('pins a command with taskset, which its forked children inherit', () => {
+    expect(pinned({ pin: 'cpu', cpu: 1 }, ['loadgen', 'rr'])).toEqual([
+      'taskset',
+      '-c',
+      '1',
+      'loadgen',
+      'rr',
+    ]);
+    expect(pinned({ pin: 'none' }, ['loadgen'])).toEqual(['loadgen']);
   });
 });
 
@@ -84,7 +201,71 @@ describe('sockperf parsing', () => {
   });
 });
 
+const UNPINNED: Placement = { pin: 'none' };
+const CPU1: Placement = { pin: 'cpu', cpu: 1 };
+
+/** Schema-2 results from raw samples: 3 repetitions, the second on a busier machine. */
 function fakeResults(): BenchResults {
+  const [stream, rr] = [allScenarios()[3]!, allScenarios()[8]!];
+  const crr = allScenarios()[10]!;
+  const samples = new Map<string, Record<string, number>[]>();
+  const put = (p: string, id: string, t: string, xs: Record<string, number>[]) =>
+    samples.set(`${p}/${id}/${t}`, xs);
+  for (const p of ['unpinned', 'cpu1']) {
+    const slow = p === 'unpinned' ? 1.5 : 1;
+    put(p, stream.id, 'plain', [
+      { gbitPerSecond: 10 },
+      { gbitPerSecond: 5 },
+      { gbitPerSecond: 12 },
+    ]);
+    put(p, stream.id, 'cilium', [
+      { gbitPerSecond: 25 },
+      { gbitPerSecond: 11 },
+      { gbitPerSecond: 30 },
+    ]);
+    put(p, rr.id, 'plain', [
+      { opsPerSecond: 30000, p50Us: 20 * slow, p99Us: 80 },
+      { opsPerSecond: 20000, p50Us: 30 * slow, p99Us: 120 },
+      { opsPerSecond: 31000, p50Us: 19 * slow, p99Us: 78 },
+    ]);
+    put(p, rr.id, 'cilium', [
+      { opsPerSecond: 45000, p50Us: 16 * slow, p99Us: 60 },
+      { opsPerSecond: 22000, p50Us: 27 * slow, p99Us: 100 },
+      { opsPerSecond: 44000, p50Us: 15.2 * slow, p99Us: 61 },
+    ]);
+    put(p, crr.id, 'plain', [
+      { connectionsPerSecond: 10000 },
+      { connectionsPerSecond: 9000 },
+      { connectionsPerSecond: 10000 },
+    ]);
+    put(p, crr.id, 'cilium', [
+      { connectionsPerSecond: 8000 },
+      { connectionsPerSecond: 8100 },
+      { connectionsPerSecond: 8200 },
+    ]);
+  }
+  const placements = [UNPINNED, CPU1];
+  const scenarios = placements.flatMap((p) =>
+    [stream, rr, crr].map((s) => summarize(p, s, samples)),
+  );
+  return {
+    schemaVersion: 2,
+    date: '2026-01-01T00:00:00.000Z',
+    kernel: '6.18.0',
+    cpus: 2,
+    seconds: 1,
+    repetitions: 3,
+    placements,
+    scenarios,
+    eagainOnBlockingRead: { plain: 0, cilium: 1, minimal: 0, unix: 0 },
+    ciliumStats: { inserted: 4 },
+    minimalStats: {},
+    targets: checkTargets(scenarios, undefined, placements),
+  };
+}
+
+/** Results as the first schema wrote them: one unpinned placement, ratios of medians only. */
+function schema1Results(): BenchResults {
   const s = allScenarios();
   const mk = (
     i: number,
@@ -124,23 +305,64 @@ function fakeResults(): BenchResults {
 }
 
 describe('bench targets and reports', () => {
-  it('checks each target against the measured cilium ratio, reporting misses as misses', () => {
-    const t = fakeResults().targets;
-    expect(t.map((x) => [x.name, x.measured, x.met])).toEqual([
-      ['rr 64 B ops/s, accelerated / plain', 1.5, true],
-      ['rr 64 B p50 latency, accelerated / plain', 0.75, true],
-      ['stream 64 KiB (Nagle on), accelerated / plain', 2.5, true],
-      ['connection rate with sock_ops / plain', 0.8, false],
-    ]);
+  it('summarizes medians, ratios of medians and paired ratios per placement', () => {
+    const rr = fakeResults().scenarios.find(
+      (s) => s.scenario.id === 'rr-64' && s.placement === 'cpu1',
+    )!;
+    expect(rr.transports.plain?.median.p50Us).toBe(20);
+    expect(rr.ratios.cilium?.p50Us).toBeCloseTo(16 / 20);
+    // Paired: 16/20 = 0.8, 27/30 = 0.9, 15.2/19 = 0.8 → median 0.8, range 0.8–0.9.
+    expect(rr.paired?.cilium?.p50Us?.median).toBeCloseTo(0.8);
+    expect(rr.paired?.cilium?.p50Us?.min).toBeCloseTo(0.8);
+    expect(rr.paired?.cilium?.p50Us?.max).toBeCloseTo(0.9);
+    expect(rr.paired?.cilium?.p50Us?.n).toBe(3);
   });
 
-  it('renders the targets, medians and ratios as markdown and a well-formed SVG', () => {
+  it('checks each target per placement on the paired median, reporting misses as misses', () => {
+    const t = fakeResults().targets;
+    expect(t.map((x) => [x.name, x.placement, Number(x.measured.toFixed(3)), x.met])).toEqual([
+      ['rr 64 B ops/s, accelerated / plain', 'unpinned', 1.419, true],
+      ['rr 64 B ops/s, accelerated / plain', 'pinned to CPU 1', 1.419, true],
+      ['rr 64 B p50 latency, accelerated / plain', 'unpinned', 0.8, true],
+      ['rr 64 B p50 latency, accelerated / plain', 'pinned to CPU 1', 0.8, true],
+      ['stream 64 KiB (Nagle on), accelerated / plain', 'unpinned', 2.5, true],
+      ['stream 64 KiB (Nagle on), accelerated / plain', 'pinned to CPU 1', 2.5, true],
+      ['connection rate with sock_ops / plain', 'unpinned', 0.82, false],
+      ['connection rate with sock_ops / plain', 'pinned to CPU 1', 0.82, false],
+    ]);
+    const p50 = t[2]!;
+    expect(p50.ratioOfMedians).toBeCloseTo(16 / 20);
+    expect([p50.min, p50.max]).toEqual([expect.closeTo(0.8), expect.closeTo(0.9)]);
+  });
+
+  it('falls back to the ratio of medians for results of the first schema', () => {
+    const t = schema1Results().targets;
+    expect(t.map((x) => [x.name, x.placement, x.measured, x.met])).toEqual([
+      ['rr 64 B ops/s, accelerated / plain', undefined, 1.5, true],
+      ['rr 64 B p50 latency, accelerated / plain', undefined, 0.75, true],
+      ['stream 64 KiB (Nagle on), accelerated / plain', undefined, 2.5, true],
+      ['connection rate with sock_ops / plain', undefined, 0.8, false],
+    ]);
+    const md = renderMarkdown(schema1Results());
+    expect(md).toContain(
+      '| rr-64 | unpinned | p50Us (µs) | 20.00 | 15.00 | — | — | 0.75 | — | — |',
+    );
+  });
+
+  it('renders targets, paired ratios with their range next to the ratio of medians, and a well-formed SVG', () => {
     const r = fakeResults();
     const md = renderMarkdown(r);
-    expect(md).toContain('| connection rate with sock_ops / plain | >= 0.9 | 0.80 | **no** |');
-    expect(md).toContain('| rr-64 | p50Us (µs) | 20.00 | 15.00 | — | — | 0.75 | — | — |');
+    expect(md).toContain('median of paired ratios');
+    expect(md).toContain(
+      '| rr 64 B p50 latency, accelerated / plain | <= 0.85 | pinned to CPU 1 | 0.80 | 0.80–0.90 | 0.80 | yes |',
+    );
+    expect(md).toContain(
+      '| rr-64 | pinned to CPU 1 | p50Us (µs) | 20.00 | 16.00 | — | — | 0.80 (0.80–0.90); of medians 0.80 | — | — |',
+    );
+    expect(md).toContain('| connection rate with sock_ops / plain | >= 0.9 | unpinned | 0.82 |');
     const svg = renderSvg(r);
     expect(svg.startsWith('<svg xmlns="http://www.w3.org/2000/svg"')).toBe(true);
+    expect(svg).toContain('rr-64 p50 (cpu1)');
     expect(svg.match(/<rect /g)?.length).toBeGreaterThan(4);
     expect(svg.trimEnd().endsWith('</svg>')).toBe(true);
   });

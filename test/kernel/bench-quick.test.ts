@@ -1,11 +1,12 @@
 /**
  * The benchmark harness end to end on a tiny budget: the load generator compiles, runs in the
- * throwaway cgroups on every transport, the accelerated runs really are redirected (the cilium
- * counters move), the results render, and no cgroup is left behind. Performance is reported by
+ * throwaway cgroups on every transport, unpinned and pinned to one CPU (the default placements),
+ * the accelerated runs really are redirected (the cilium counters move), paired ratios are formed,
+ * the results render, and no cgroup is left behind. Performance is reported by
  * `npm run bench`, never asserted here.
  */
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect, it } from 'vitest';
 import { parseBenchArgs } from '../../src/bench/main.js';
@@ -29,26 +30,36 @@ describeKernel('tsbpf bench (quick, tiny budget)', () => {
         },
         { progress: (l) => progress.push(l) },
       );
-      expect(r.scenarios.map((s) => s.scenario.id)).toEqual([
-        'stream-65536-nodelay',
-        'rr-64',
-        'crr',
-      ]);
+      const ids = ['stream-65536-nodelay', 'rr-64', 'crr'];
+      const placements = cpus().length > 1 ? ['unpinned', `cpu${cpus().length - 1}`] : ['unpinned'];
+      expect(r.schemaVersion).toBe(2);
+      expect(r.scenarios.map((s) => `${s.placement}/${s.scenario.id}`)).toEqual(
+        placements.flatMap((p) => ids.map((id) => `${p}/${id}`)),
+      );
       for (const s of r.scenarios) {
         expect(Object.keys(s.transports).sort()).toEqual(['cilium', 'minimal', 'plain', 'unix']);
         for (const t of Object.values(s.transports)) {
           for (const v of Object.values(t.median)) expect(v).toBeGreaterThan(0);
         }
         expect(Object.keys(s.ratios).sort()).toEqual(['cilium', 'minimal', 'unix']);
+        // One repetition: one pair per transport and metric, equal to the ratio of medians.
+        for (const [t, byMetric] of Object.entries(s.paired ?? {})) {
+          for (const [metric, p] of Object.entries(byMetric)) {
+            expect(p.n).toBe(1);
+            expect(p.median).toBeCloseTo(s.ratios[t as 'cilium']![metric]!, 9);
+          }
+        }
       }
+      expect(progress.some((l) => l.includes(`${placements.at(-1)} rr-64 cilium`))).toBe(true);
       // The cilium runs were redirected: sockets inserted and messages redirected.
       expect(r.ciliumStats.inserted).toBeGreaterThan(0);
       expect(r.ciliumStats.msg_redirected).toBeGreaterThan(0);
       expect(r.minimalStats.msg_redirected).toBeGreaterThan(0);
-      expect(progress.some((l) => l.includes('rr-64 cilium'))).toBe(true);
       const json = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as typeof r;
-      expect(json.scenarios).toHaveLength(3);
-      expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain('| rr-64 | opsPerSecond');
+      expect(json.scenarios).toHaveLength(3 * placements.length);
+      expect(readFileSync(join(out, 'results.md'), 'utf8')).toContain(
+        '| rr-64 | unpinned | opsPerSecond',
+      );
       expect(readFileSync(join(out, 'results.svg'), 'utf8')).toMatch(/^<svg[\s\S]*<\/svg>\n$/);
       // Every cgroup the bench created is gone.
       expect(
@@ -62,13 +73,14 @@ describeKernel('tsbpf bench (quick, tiny budget)', () => {
   }, 120_000);
 
   it('parses bench arguments and names a bad one', () => {
-    expect(parseBenchArgs(['--quick', '--reps', '2', '--only', 'rr-64,crr']).options).toMatchObject(
-      {
-        quick: true,
-        repetitions: 2,
-        scenarios: ['rr-64', 'crr'],
-      },
-    );
+    expect(
+      parseBenchArgs(['--quick', '--reps', '2', '--only', 'rr-64,crr', '--cpu', 'none,0']).options,
+    ).toMatchObject({
+      quick: true,
+      repetitions: 2,
+      scenarios: ['rr-64', 'crr'],
+      placements: [{ pin: 'none' }, { pin: 'cpu', cpu: 0 }],
+    });
     expect(() => parseBenchArgs(['--fast'])).toThrow(/unknown bench option --fast/);
   });
 });
