@@ -226,8 +226,14 @@ function firstUserFrame(
  * test runners' rewriting apply), without paying for the other frames.
  */
 function formatOne(site: CallSite, format: typeof Error.prepareStackTrace): string {
-  const probe = new Error();
-  if (format) return String(format(probe, [site]));
+  if (format) {
+    // The probe only gives the hook its "Error" header line: capture no frames for it.
+    const saved = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    const probe = new Error();
+    Error.stackTraceLimit = saved;
+    return String(format(probe, [site]));
+  }
   return `Error\n    at ${String(site)}`;
 }
 
