@@ -349,6 +349,50 @@ describe('bench targets and reports', () => {
     );
   });
 
+  it('renders the cross-check per placement, with the poll-before-read row beside iperf3', () => {
+    const sp = (rtt: number, placement: string) => ({
+      halfRttP50Us: rtt / 2,
+      halfRttP99Us: rtt,
+      rttP50Us: rtt,
+      rttP99Us: 2 * rtt,
+      opsPerSecond: 1e6 / rtt,
+      placement,
+    });
+    const r: BenchResults = {
+      ...fakeResults(),
+      reference: {
+        iperf3Plain: [
+          { gbitPerSecond: 9, placement: 'unpinned' },
+          { gbitPerSecond: 8, placement: 'cpu1' },
+        ],
+        iperf3Cilium: [
+          { gbitPerSecond: 17, placement: 'unpinned' },
+          { gbitPerSecond: 28, placement: 'cpu1' },
+        ],
+        pollReadPlain: [
+          { gbitPerSecond: 7.5, drainSeconds: 0.002, placement: 'unpinned' },
+          { gbitPerSecond: 9.8, drainSeconds: 0.002, placement: 'cpu1' },
+        ],
+        pollReadCilium: [
+          { gbitPerSecond: 19, drainSeconds: 0.0733, placement: 'unpinned' },
+          { gbitPerSecond: 24, drainSeconds: 0.127, placement: 'cpu1' },
+        ],
+        sockperfPlain: [sp(18, 'unpinned'), sp(17, 'cpu1')],
+        sockperfCilium: [sp(16, 'unpinned'), sp(15, 'cpu1')],
+      },
+    };
+    const md = renderMarkdown(r);
+    expect(md).toContain(
+      '| stream 64 KiB writes, Nagle on (Gbit/s) | pinned to CPU 1 | cilium | 25.00 | iperf3 -l 64K: 28.00 |',
+    );
+    expect(md).toContain(
+      '| the same, receiver polls before every 64 KiB read as iperf3 does (Gbit/s; ms to drain after the last write) | unpinned | cilium | 19.00; 73.3 ms | iperf3 -l 64K: 17.00 |',
+    );
+    expect(md).toContain(
+      '| rr 64 B p50 round trip (µs) | pinned to CPU 1 | plain | 20.00 | sockperf ping-pong: 17.00',
+    );
+  });
+
   it('renders targets, paired ratios with their range next to the ratio of medians, and a well-formed SVG', () => {
     const r = fakeResults();
     const md = renderMarkdown(r);
