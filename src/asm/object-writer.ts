@@ -156,42 +156,46 @@ function checkProgram(program: ProgramSpec, maps: ReadonlySet<string>): void {
   }
   const referenced = new Set<number>();
   for (const ref of program.mapRefs) {
-    const where = `program ${program.name}: map reference to ${JSON.stringify(ref.map)} at instruction ${ref.insn}`;
+    // Built only for an error message: this loop runs for every reference of every object.
+    const where = () =>
+      `program ${program.name}: map reference to ${JSON.stringify(ref.map)} at instruction ${ref.insn}`;
     if (!maps.has(ref.map)) {
       throw new ObjectSpecError(
         'OBJECT_BAD_MAP_REF',
-        `${where} names no map of this object; add the map to ObjectSpec.maps`,
+        `${where()} names no map of this object; add the map to ObjectSpec.maps`,
       );
     }
     const insn = Number.isInteger(ref.insn) ? program.insns[ref.insn] : undefined;
     if (insn === undefined) {
       throw new ObjectSpecError(
         'OBJECT_BAD_MAP_REF',
-        `${where} is outside the program (${program.insns.length} instructions)`,
+        `${where()} is outside the program (${program.insns.length} instructions)`,
       );
     }
     if (insn.kind !== 'ld_imm64' || insn.pseudo !== 'imm64' || insn.imm !== 0n) {
       throw new ObjectSpecError(
         'OBJECT_BAD_MAP_REF',
-        `${where} is on ${insn.kind === 'ld_imm64' ? `an ld_imm64 of kind ${insn.pseudo} with imm ${insn.imm}` : `an instruction of kind ${insn.kind}`}; ` +
+        `${where()} is on ${insn.kind === 'ld_imm64' ? `an ld_imm64 of kind ${insn.pseudo} with imm ${insn.imm}` : `an instruction of kind ${insn.kind}`}; ` +
           'a map reference must be a plain ld_imm64 with imm 0 (the loader fills in the map fd)',
       );
     }
     if (referenced.has(ref.insn)) {
       throw new ObjectSpecError(
         'OBJECT_BAD_MAP_REF',
-        `${where} is the second reference on that instruction; keep one`,
+        `${where()} is the second reference on that instruction; keep one`,
       );
     }
     referenced.add(ref.insn);
   }
   let previous = -1;
   for (const [k, line] of (program.lines ?? []).entries()) {
-    const where = `program ${program.name}: line info #${k} (instruction ${line.insn}, ${line.file}:${line.line})`;
+    // Built only for an error message: this loop runs for every line record of every object.
+    const where = () =>
+      `program ${program.name}: line info #${k} (instruction ${line.insn}, ${line.file}:${line.line})`;
     if (k === 0 && line.insn !== 0) {
       throw new ObjectSpecError(
         'OBJECT_BAD_LINE',
-        `${where} must be at instruction 0: the kernel requires line info at the start of every function`,
+        `${where()} must be at instruction 0: the kernel requires line info at the start of every function`,
       );
     }
     if (
@@ -201,25 +205,25 @@ function checkProgram(program: ProgramSpec, maps: ReadonlySet<string>): void {
     ) {
       throw new ObjectSpecError(
         'OBJECT_BAD_LINE',
-        `${where} is out of order or outside the program; line info must be strictly increasing instruction indexes below ${program.insns.length}`,
+        `${where()} is out of order or outside the program; line info must be strictly increasing instruction indexes below ${program.insns.length}`,
       );
     }
     if (!Number.isInteger(line.line) || line.line < 0 || line.line > MAX_LINE) {
       throw new ObjectSpecError(
         'OBJECT_BAD_LINE',
-        `${where} has line ${line.line}; expected 0..${MAX_LINE}`,
+        `${where()} has line ${line.line}; expected 0..${MAX_LINE}`,
       );
     }
     if (!Number.isInteger(line.col) || line.col < 0 || line.col > MAX_COLUMN) {
       throw new ObjectSpecError(
         'OBJECT_BAD_LINE',
-        `${where} has column ${line.col}; expected 0..${MAX_COLUMN}`,
+        `${where()} has column ${line.col}; expected 0..${MAX_COLUMN}`,
       );
     }
     if (line.file.includes('\0') || line.text.includes('\0')) {
       throw new ObjectSpecError(
         'OBJECT_BAD_LINE',
-        `${where} has a NUL character in its file name or text; remove it`,
+        `${where()} has a NUL character in its file name or text; remove it`,
       );
     }
     previous = line.insn;
