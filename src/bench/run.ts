@@ -180,6 +180,14 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
   const placements = [...(options.placements ?? defaultPlacements(cpuCount))];
   if (placements.length === 0)
     throw new BenchError('EBENCH_OPTION', 'at least one CPU placement is needed (--cpu none)');
+  for (const p of placements) {
+    if (p.pin === 'cpu' && !(Number.isInteger(p.cpu) && p.cpu >= 0 && p.cpu < cpuCount)) {
+      throw new BenchError(
+        'EBENCH_OPTION',
+        `cannot pin to CPU ${p.cpu}: this machine has CPUs 0..${cpuCount - 1}`,
+      );
+    }
+  }
   if (placements.some((p) => p.pin === 'cpu') && !haveTool('taskset')) {
     throw new BenchError(
       'EBENCH_TOOL',

@@ -72,6 +72,15 @@ describeKernel('tsbpf bench (quick, tiny budget)', () => {
     }
   }, 120_000);
 
+  it('refuses a CPU the machine does not have before creating anything', async () => {
+    await expect(
+      runBench(
+        { quick: true, placements: [{ pin: 'cpu', cpu: cpus().length }], reference: false },
+        { progress: () => {} },
+      ),
+    ).rejects.toThrow(`cannot pin to CPU ${cpus().length}: this machine has CPUs 0..`);
+  });
+
   it('parses bench arguments and names a bad one', () => {
     expect(
       parseBenchArgs(['--quick', '--reps', '2', '--only', 'rr-64,crr', '--cpu', 'none,0']).options,
