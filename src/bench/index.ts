@@ -11,12 +11,14 @@ export {
   parseBenchArgs,
   runBenchCommand,
 } from './main.js';
+export { defaultPlacements, type Placement, parsePlacements } from './placement.js';
 export { renderMarkdown, renderSvg } from './report.js';
 export {
   type BenchIo,
   type BenchOptions,
   type BenchResults,
   checkTargets,
+  RESULTS_SCHEMA_VERSION,
   runBench,
   type ScenarioResult,
   type TargetCheck,
