@@ -138,7 +138,7 @@ export const SHALLOW_FRAMES = 4;
 export const DEEP_FRAMES = 63;
 
 /**
- * Resolved frames by generated script, then by position (character offset). Rebuilding a
+ * Resolved frames by generated script, then by position (line * 2^32 + column). Rebuilding a
  * program captures the same positions again, and formatting a frame through source maps is the
  * expensive part; a frame outside user code is cached as null.
  */
@@ -210,9 +210,9 @@ function firstUserFrame(
       byPosition = new Map();
       resolvedFrames.set(script, byPosition);
     }
-    // The character offset in the generated script: one call, where line and column are two
-    // (each a search of the script's line ends).
-    const position = site.getPosition();
+    // Line and column, not the cheaper character offset: a script re-run under the same name with
+    // new contents (a watch mode) must not map an old offset to a stale line.
+    const position = (site.getLineNumber() ?? 0) * 2 ** 32 + (site.getColumnNumber() ?? 0);
     let loc = byPosition.get(position);
     if (loc === undefined) {
       loc = resolveFrame(formatOne(site, format));
