@@ -8,6 +8,8 @@
  * Runs outside vitest on purpose: vitest rewrites stack traces through its own source maps, which
  * is not what a user building the object pays. Progress goes to stderr, the JSON to stdout.
  */
+
+import { quantile } from '../src/bench/stats.js';
 import { buildSockops } from '../src/programs/build.js';
 import type { SockopsVariant } from '../src/programs/options.js';
 
@@ -33,12 +35,6 @@ function intFlag(name: string, fallback: number): number {
     throw new Error(`${name} needs a positive integer, got ${process.argv[at + 1]}`);
   }
   return value;
-}
-
-/** The q-quantile (0..1) of ascending `sorted` by nearest rank. */
-function quantile(sorted: readonly number[], q: number): number {
-  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1));
-  return sorted[i] ?? Number.NaN;
 }
 
 /** Wall-clock and CPU milliseconds of one build. */

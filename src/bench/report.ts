@@ -123,7 +123,7 @@ export function renderMarkdown(r: BenchResults): string {
       '',
       '## Build time',
       '',
-      `Cold: \`tsbpf build\` (the compiled CLI in a fresh node, writing the .o and .lst) against clang -O2 -g -target bpf on the C equivalent (${b.clangSource ?? 'clang missing'}); medians of ${b.coldRuns} interleaved rounds, Node ${b.node}; \`node -e 0\` alone ${fmt(b.nodeStartMs, 1)} ms; load average ${fmt(b.load.before)} → ${fmt(b.load.after)} on ${b.load.cpus} CPUs. Warm: median of ${b.warmRuns} buildSockops() calls in one process.`,
+      `Cold: \`tsbpf build\` (the compiled CLI in a fresh node, writing the .o and .lst) against clang -O2 -g -target bpf on the C equivalent (${b.clangSource ?? 'clang missing'}); medians of ${b.coldRuns} interleaved rounds, Node ${b.node}; \`node -e 0\` alone ${fmt(b.nodeStartMs, 1)} ms; load average ${fmt(b.load.before)} → ${fmt(b.load.after)} on ${b.load.cpus} CPUs. Warm: median (p90) of ${b.warmRuns} buildSockops() calls in one process${b.warmUpBuilds === undefined ? '' : `, after ${b.warmUpBuilds} untimed warm-up builds`}.`,
       '',
       '| variant | buildSockops() warm ms | tsbpf build cold ms | clang -O2 ms | tsbpf / clang |',
       '|---|---|---|---|---|',
@@ -131,7 +131,7 @@ export function renderMarkdown(r: BenchResults): string {
     for (const v of ['cilium', 'minimal'] as const) {
       const c = b.cold[v];
       lines.push(
-        `| ${v} | ${fmt(b.warmMs[v], 3)} | ${fmt(c.tsbpfMs, 1)} | ${fmt(c.clangMs, 1)} | ${fmt(c.clangMs === undefined ? undefined : c.tsbpfMs / c.clangMs)} |`,
+        `| ${v} | ${fmt(b.warmMs[v], 3)}${b.warmP90Ms === undefined ? '' : ` (${fmt(b.warmP90Ms[v], 3)})`} | ${fmt(c.tsbpfMs, 1)} | ${fmt(c.clangMs, 1)} | ${fmt(c.clangMs === undefined ? undefined : c.tsbpfMs / c.clangMs)} |`,
       );
     }
   }

@@ -298,7 +298,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     let buildTiming: BuildTiming | undefined;
     if (options.buildTiming ?? true) {
       io.progress('build timing: buildSockops warm, cold node process, clang -O2');
-      buildTiming = measureBuildTiming(quick ? 3 : 7);
+      buildTiming = measureBuildTiming(quick ? 3 : 11);
     }
     const out: BenchResults = {
       schemaVersion: RESULTS_SCHEMA_VERSION,

@@ -11,6 +11,12 @@ export function median(xs: readonly number[]): number {
   return s.length % 2 === 1 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
+/** The q-quantile (0 ≤ q ≤ 1) of `xs` by nearest rank; NaN when empty. */
+export function quantile(xs: readonly number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? Number.NaN;
+}
+
 /** `a / b`, or NaN when either is missing or b is 0 (a ratio that cannot be formed is not 0). */
 export function ratio(a: number | undefined, b: number | undefined): number {
   if (a === undefined || b === undefined || b === 0) return Number.NaN;

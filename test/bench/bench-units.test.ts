@@ -21,7 +21,7 @@ import {
   summarize,
 } from '../../src/bench/run.js';
 import { allScenarios, loadgenArgs, transportsOf } from '../../src/bench/scenarios.js';
-import { median, pairedRatios, ratio, spread } from '../../src/bench/stats.js';
+import { median, pairedRatios, quantile, ratio, spread } from '../../src/bench/stats.js';
 
 describe('bench statistics', () => {
   it('the median is an element for odd counts, between the middle two for even, and ignores order', () => {
@@ -36,6 +36,28 @@ describe('bench statistics', () => {
           expect(xs.filter((x) => x < m).length).toBeLessThanOrEqual(xs.length / 2);
           expect(xs.filter((x) => x > m).length).toBeLessThanOrEqual(xs.length / 2);
           expect(median([...xs].reverse())).toBe(m);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('a quantile is an element of the samples at its nearest rank: p0 the minimum, p1 the maximum, p0.5 the lower middle', () => {
+    expect(quantile([5, 1, 4, 2, 3], 0.9)).toBe(5);
+    expect(quantile([5, 1, 4, 2, 3, 6, 7, 8, 9, 10], 0.9)).toBe(9);
+    expect(quantile([], 0.5)).toBeNaN();
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ noNaN: true, min: -1e9, max: 1e9 }), { minLength: 1, maxLength: 50 }),
+        fc.double({ min: 0, max: 1, noNaN: true }),
+        (xs, q) => {
+          const sorted = [...xs].sort((a, b) => a - b);
+          const v = quantile(xs, q);
+          expect(xs).toContain(v);
+          expect(quantile(xs, 0)).toBe(sorted[0]);
+          expect(quantile(xs, 1)).toBe(sorted[sorted.length - 1]);
+          // At least a q share of the samples lie at or below it.
+          expect(sorted.filter((x) => x <= v).length).toBeGreaterThanOrEqual(q * xs.length);
         },
       ),
       { numRuns: 200 },
