@@ -530,6 +530,51 @@ static void sc_rst_mid_stream(void) {
   verdict(1, "writer got %s after the peer reset the connection mid-stream", strerror(err));
 }
 
+/*
+ * Back-pressure: the receiver does not read; the non-blocking sender writes 64 KiB chunks until
+ * EAGAIN or a 64 MiB bound. TCP stops it once the peer's receive window and its own send buffer
+ * are full (a few MiB); the bound keeps the memory a run can pin modest when nothing stops it.
+ * Then the receiver reads back exactly what was accepted (no EOF wait: that would mix in the
+ * half-close race) and the bytes are compared, so a run also proves nothing was lost.
+ */
+static void sc_backpressure(void) {
+  const uint64_t bound = 64u << 20;
+  int c, s;
+  pair("4", &c, &s);
+  CHECK(fcntl(c, F_SETFL, O_NONBLOCK) == 0, "O_NONBLOCK: %s", strerror(errno));
+  static uint8_t buf[65536];
+  sha256 sent; sha_init(&sent);
+  uint64_t accepted = 0;
+  int blocked = 0;
+  while (accepted < bound) {
+    fill(buf, sizeof buf, accepted, 13);
+    ssize_t w = write(c, buf, sizeof buf);
+    if (w < 0 && errno == EINTR) continue;
+    if (w < 0 && errno == EAGAIN) { blocked = 1; break; }
+    CHECK(w > 0, "write after %llu bytes: %s", (unsigned long long)accepted, strerror(errno));
+    sha_update(&sent, buf, (size_t)w);
+    accepted += (uint64_t)w;
+  }
+  sha256 got; sha_init(&got);
+  uint64_t n = 0;
+  while (n < accepted) {
+    size_t want = accepted - n < sizeof buf ? (size_t)(accepted - n) : sizeof buf;
+    ssize_t r = read(s, buf, want);
+    if (r < 0 && errno == EINTR) continue;
+    CHECK(r > 0, "read back %llu of %llu accepted bytes: %s", (unsigned long long)n, (unsigned long long)accepted, r < 0 ? strerror(errno) : "EOF");
+    sha_update(&got, buf, (size_t)r);
+    n += (uint64_t)r;
+  }
+  CHECK(recv(s, buf, 1, MSG_DONTWAIT) < 0 && errno == EAGAIN, "more than the %llu accepted bytes arrived", (unsigned long long)accepted);
+  char a[65], b[65];
+  sha_hex(&sent, a); sha_hex(&got, b);
+  CHECK(!strcmp(a, b), "sha256 mismatch after %llu bytes: sent %s received %s", (unsigned long long)accepted, a, b);
+  close(c); close(s);
+  if (!blocked)
+    FAIL("no EAGAIN: the sender queued the whole %llu MiB bound with the peer not reading (read back intact)", (unsigned long long)(bound >> 20));
+  verdict(1, "EAGAIN after %llu bytes (%.1f MiB) with the peer not reading; all read back intact", (unsigned long long)accepted, accepted / 1048576.0);
+}
+
 /* 200 connections at once, random sizes, poll-driven, every byte checked. */
 static void sc_concurrent(void) {
   enum { N = 200 };
@@ -643,6 +688,7 @@ static const struct { const char *name; void (*run)(void); } SCENARIOS[] = {
   {"so_rcvlowat", sc_rcvlowat},
   {"send_before_accept", sc_send_before_accept},
   {"rst_mid_stream", sc_rst_mid_stream},
+  {"backpressure", sc_backpressure},
   {"concurrent_200", sc_concurrent},
   {"v4_mapped", sc_v4mapped},
   {"ipv6_native", sc_ipv6},
