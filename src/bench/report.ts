@@ -7,7 +7,7 @@
 import { placementLabel } from './placement.js';
 import type { BenchResults, ScenarioResult } from './run.js';
 import { metricsOf, type Transport } from './scenarios.js';
-import { median } from './stats.js';
+import { headlineRatio, median } from './stats.js';
 
 const SHOWN: readonly Transport[] = ['plain', 'cilium', 'minimal', 'unix'];
 
@@ -18,12 +18,6 @@ const fmt = (x: number | undefined, digits = 2) =>
 function labelOf(id: string | undefined): string {
   const cpu = id?.match(/^cpu(\d+)$/)?.[1];
   return cpu === undefined ? 'unpinned' : placementLabel({ pin: 'cpu', cpu: Number(cpu) });
-}
-
-/** The headline ratio of a cell: the paired median when there are pairs, else the ratio of medians. */
-function headline(s: ScenarioResult, t: Transport, metric: string): number | undefined {
-  const p = s.paired?.[t]?.[metric];
-  return p && p.n > 0 ? p.median : s.ratios[t]?.[metric];
 }
 
 /** A ratio cell: `paired median (min–max); of medians R`, or just the ratio for schema 1. */
@@ -161,7 +155,10 @@ export function renderSvg(r: BenchResults): string {
     for (const m of metricsOf(s.scenario)) {
       if (m.name === 'p99Us') continue;
       const values = (['cilium', 'minimal', 'unix'] as const)
-        .map((t): [typeof t, number] => [t, headline(s, t, m.name) ?? Number.NaN])
+        .map((t): [typeof t, number] => [
+          t,
+          headlineRatio(s.paired?.[t]?.[m.name], s.ratios[t]?.[m.name]) ?? Number.NaN,
+        ])
         .filter(([, v]) => !Number.isNaN(v));
       const where = several ? ` (${s.placement === 'unpinned' ? 'unpinned' : s.placement})` : '';
       groups.push({ label: `${s.scenario.id}${m.name === 'p50Us' ? ' p50' : ''}${where}`, values });

@@ -32,7 +32,7 @@ import {
   type Transport,
   transportsOf,
 } from './scenarios.js';
-import { median, pairedRatios, type RatioSpread, ratio, spread } from './stats.js';
+import { headlineRatio, median, pairedRatios, type RatioSpread, ratio, spread } from './stats.js';
 import { BenchTarget } from './target.js';
 
 /** What to run. */
@@ -411,7 +411,7 @@ export function checkTargets(
       );
       const ofMedians = r?.ratios.cilium?.[metric];
       const pair = r?.paired?.cilium?.[metric];
-      const measured = pair && pair.n > 0 ? pair.median : ofMedians;
+      const measured = headlineRatio(pair, ofMedians);
       if (measured === undefined || Number.isNaN(measured)) continue;
       out.push({
         name,

@@ -58,3 +58,14 @@ export function spread(rs: readonly number[]): RatioSpread {
   }
   return { median: median(rs), min, max, n: rs.length };
 }
+
+/**
+ * The figure a ratio stands for: the median of its paired ratios when there are any, else the
+ * ratio of medians (results of schema 1 have no pairs). The targets and the chart both use it.
+ */
+export function headlineRatio(
+  pair: RatioSpread | undefined,
+  ofMedians: number | undefined,
+): number | undefined {
+  return pair !== undefined && pair.n > 0 ? pair.median : ofMedians;
+}
