@@ -213,6 +213,17 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
     };
     const samples = new Map<string, Record<string, number>[]>();
     const runTimeout = (seconds + 30) * 1000;
+    /** One load generator run of `s` over `t` in placement `p`; `extra` follows its arguments. */
+    const runLoadgen = async (
+      p: Placement,
+      s: Scenario,
+      t: Transport,
+      extra: readonly string[] = [],
+    ): Promise<Record<string, number>> => {
+      const argv = [loadgen, ...loadgenArgs(s, t, seconds), ...extra];
+      const out = await runIn(cgroupOf[t], pinned(p, argv), runTimeout);
+      return JSON.parse(out.stdout) as Record<string, number>;
+    };
     const total =
       repetitions * placements.length * scenarios.reduce((n, s) => n + transportsOf(s).length, 0);
     let done = 0;
@@ -222,12 +233,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
         for (const s of scenarios) {
           for (const t of transportsOf(s)) {
             done += 1;
-            const out = await runIn(
-              cgroupOf[t],
-              pinned(p, [loadgen, ...loadgenArgs(s, t, seconds)]),
-              runTimeout,
-            );
-            const raw = JSON.parse(out.stdout) as Record<string, number>;
+            const raw = await runLoadgen(p, s, t);
             const values = metricValues(s, raw);
             eagain[t] += raw.eagainOnBlockingRead ?? 0;
             const key = sampleKey(p, s, t);
@@ -274,12 +280,7 @@ export async function runBench(options: BenchOptions, io: BenchIo): Promise<Benc
               ['plain', ref.pollReadPlain],
               ['cilium', ref.pollReadCilium],
             ] as const) {
-              const out = await runIn(
-                cgroupOf[t],
-                pinned(pl, [loadgen, ...loadgenArgs(POLL_READ_STREAM, t, seconds), '65536', '1']),
-                runTimeout,
-              );
-              const raw = JSON.parse(out.stdout) as Record<string, number>;
+              const raw = await runLoadgen(pl, POLL_READ_STREAM, t, ['65536', '1']);
               into.push({
                 gbitPerSecond: (raw.bitsPerSecond ?? 0) / 1e9,
                 drainSeconds: raw.drainSeconds ?? Number.NaN,
