@@ -15,6 +15,11 @@ export function placementId(p: Placement): string {
   return p.pin === 'none' ? 'unpinned' : `cpu${p.cpu}`;
 }
 
+/** The placementId() a result entry was measured in; entries of results schema 1 have none: unpinned. */
+export function placementIdOf(entry: { readonly placement?: string | undefined }): string {
+  return entry.placement ?? 'unpinned';
+}
+
 /** Human label for reports: `unpinned` or `pinned to CPU N`. */
 export function placementLabel(p: Placement): string {
   return p.pin === 'none' ? 'unpinned' : `pinned to CPU ${p.cpu}`;

@@ -4,7 +4,7 @@
  * as measured) and a hand-written SVG bar chart of the paired ratios (one group per scenario
  * metric and placement, one bar per transport, a line at 1.0 = plain TCP).
  */
-import { placementLabel } from './placement.js';
+import { placementIdOf, placementLabel } from './placement.js';
 import type { BenchResults, ScenarioResult } from './run.js';
 import { metricsOf, type Transport } from './scenarios.js';
 import { headlineRatio, median } from './stats.js';
@@ -72,7 +72,7 @@ export function renderMarkdown(r: BenchResults): string {
     const m = (xs: readonly { readonly placement?: string }[], k: string, pl: string) =>
       median(
         xs
-          .filter((x) => (x.placement ?? 'unpinned') === pl)
+          .filter((x) => placementIdOf(x) === pl)
           .map((x) => (x as unknown as Record<string, number>)[k] ?? Number.NaN),
       );
     lines.push('', '## Cross-check with iperf3 and sockperf', '');
@@ -83,10 +83,10 @@ export function renderMarkdown(r: BenchResults): string {
       '',
     );
     lines.push('| quantity | placement | transport | loadgen | tool |', '|---|---|---|---|---|');
-    const placements = [...new Set(r.scenarios.map((s) => s.placement ?? 'unpinned'))];
+    const placements = [...new Set(r.scenarios.map(placementIdOf))];
     for (const pl of placements) {
       const find = (id: string) =>
-        r.scenarios.find((s) => s.scenario.id === id && (s.placement ?? 'unpinned') === pl);
+        r.scenarios.find((s) => s.scenario.id === id && placementIdOf(s) === pl);
       const stream = find('stream-65536-nagle');
       const rr64 = find('rr-64');
       const where = labelOf(pl);
@@ -150,7 +150,7 @@ const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;');
 /** A bar chart of ratios to plain TCP (log scale would hide small gaps; linear, capped at 4×). */
 export function renderSvg(r: BenchResults): string {
   const groups: { label: string; values: [Exclude<Transport, 'plain'>, number][] }[] = [];
-  const several = new Set(r.scenarios.map((s) => s.placement ?? 'unpinned')).size > 1;
+  const several = new Set(r.scenarios.map(placementIdOf)).size > 1;
   for (const s of r.scenarios) {
     for (const m of metricsOf(s.scenario)) {
       if (m.name === 'p99Us') continue;
@@ -160,7 +160,7 @@ export function renderSvg(r: BenchResults): string {
           headlineRatio(s.paired?.[t]?.[m.name], s.ratios[t]?.[m.name]) ?? Number.NaN,
         ])
         .filter(([, v]) => !Number.isNaN(v));
-      const where = several ? ` (${s.placement === 'unpinned' ? 'unpinned' : s.placement})` : '';
+      const where = several ? ` (${placementIdOf(s)})` : '';
       groups.push({ label: `${s.scenario.id}${m.name === 'p50Us' ? ' p50' : ''}${where}`, values });
     }
   }

@@ -18,6 +18,7 @@ import {
   type Placement,
   pinned,
   placementId,
+  placementIdOf,
   placementLabel,
 } from './placement.js';
 import { buildLoadgen, haveTool, runIn } from './process.js';
@@ -407,9 +408,7 @@ export function checkTargets(
   ];
   for (const [name, goal, id, metric, met] of ratioTargets) {
     for (const p of placements) {
-      const r = results.find(
-        (x) => x.scenario.id === id && (x.placement ?? 'unpinned') === placementId(p),
-      );
+      const r = results.find((x) => x.scenario.id === id && placementIdOf(x) === placementId(p));
       const ofMedians = r?.ratios.cilium?.[metric];
       const pair = r?.paired?.cilium?.[metric];
       const measured = headlineRatio(pair, ofMedians);
