@@ -91,6 +91,24 @@ export type JmpOp =
   | 'jslt'
   | 'jsle';
 
+/** Presence table of JmpOp: the compiler checks it names every comparison exactly once. */
+const JMP_OP_TABLE: Readonly<Record<JmpOp, true>> = {
+  jeq: true,
+  jgt: true,
+  jge: true,
+  jset: true,
+  jne: true,
+  jsgt: true,
+  jsge: true,
+  jlt: true,
+  jle: true,
+  jslt: true,
+  jsle: true,
+};
+
+/** Every conditional jump comparison (for generators and dispatch tables). */
+export const JMP_OP_LIST: readonly JmpOp[] = Object.keys(JMP_OP_TABLE) as JmpOp[];
+
 /** Atomic read-modify-write operations (BPF_ATOMIC mode). `fetch` returns the old value in src. */
 export type AtomicOp = 'add' | 'or' | 'and' | 'xor' | 'xchg' | 'cmpxchg';
 

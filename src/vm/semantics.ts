@@ -13,7 +13,7 @@
  *   ALU32). Signed division overflow (MIN / -1) gives MIN, signed modulo by -1 gives 0.
  */
 import { match } from 'ts-pattern';
-import { ALU_OP_LIST, type AluOp, type JmpOp, type Width } from '../asm/insn.js';
+import { ALU_OP_LIST, type AluOp, JMP_OP_LIST, type JmpOp, type Width } from '../asm/insn.js';
 
 const MASK32 = 0xffff_ffffn;
 
@@ -150,22 +150,8 @@ function makeJumpFn(op: JmpOp, width: Width): JumpFn {
     .exhaustive();
 }
 
-const JMP_OPS: readonly JmpOp[] = [
-  'jeq',
-  'jgt',
-  'jge',
-  'jset',
-  'jne',
-  'jsgt',
-  'jsge',
-  'jlt',
-  'jle',
-  'jslt',
-  'jsle',
-];
-
 const JUMP_FNS = new Map<string, JumpFn>(
-  JMP_OPS.flatMap((op) => ([32, 64] as const).map((w) => [`${op}${w}`, makeJumpFn(op, w)])),
+  JMP_OP_LIST.flatMap((op) => ([32, 64] as const).map((w) => [`${op}${w}`, makeJumpFn(op, w)])),
 );
 
 /** The predicate of a conditional jump `op` on `width` bits (shared, precomputed). */

@@ -11,7 +11,7 @@ import {
   type CallKind,
   type Insn,
   type InsnKind,
-  type JmpOp,
+  JMP_OP_LIST,
   type LdImm64Kind,
   type Reg,
   type Size,
@@ -32,19 +32,6 @@ export const arbSize: fc.Arbitrary<Size> = fc.constantFrom('b', 'h', 'w', 'dw');
 /** A register or immediate source operand. */
 export const arbSource: fc.Arbitrary<Source> = fc.oneof(rec({ reg: arbReg }), rec({ imm: arbS32 }));
 
-const JMP_OPS: readonly JmpOp[] = [
-  'jeq',
-  'jgt',
-  'jge',
-  'jset',
-  'jne',
-  'jsgt',
-  'jsge',
-  'jlt',
-  'jle',
-  'jslt',
-  'jsle',
-];
 const ATOMIC_OPS: readonly AtomicOp[] = ['add', 'or', 'and', 'xor', 'xchg', 'cmpxchg'];
 const CALL_KINDS: readonly CallKind[] = ['helper', 'bpf', 'kfunc'];
 
@@ -117,7 +104,7 @@ export const insnArbitraries: {
   jump: rec({
     kind: fc.constant('jump' as const),
     width: arbWidth,
-    op: fc.constantFrom(...JMP_OPS),
+    op: fc.constantFrom(...JMP_OP_LIST),
     dst: arbReg,
     src: arbSource,
     off: arbS16,

@@ -14,7 +14,7 @@ import {
   type AluOp,
   type AtomicOp,
   type Insn,
-  type JmpOp,
+  JMP_OP_LIST,
   type Reg,
   type Size,
   type Width,
@@ -55,20 +55,6 @@ export const interestingImm: fc.Arbitrary<number> = fc.oneof(
 
 const reg = fc.constantFrom(...DATA_REGS);
 const width = fc.constantFrom<Width>(32, 64);
-const jmpOps: readonly JmpOp[] = [
-  'jeq',
-  'jgt',
-  'jge',
-  'jset',
-  'jne',
-  'jsgt',
-  'jsge',
-  'jlt',
-  'jle',
-  'jslt',
-  'jsle',
-];
-
 /** An immediate the verifier accepts for `op` on `w` bits. */
 function immFor(op: AluOp, w: Width): fc.Arbitrary<number> {
   if (op === 'lsh' || op === 'rsh' || op === 'arsh') return fc.integer({ min: 0, max: w - 1 });
@@ -190,12 +176,12 @@ export const memoryInsn: fc.Arbitrary<Insn> = fc.oneof(
 function condJump(off: number): fc.Arbitrary<Insn> {
   return fc.oneof(
     fc
-      .tuple(fc.constantFrom(...jmpOps), width, reg, reg)
+      .tuple(fc.constantFrom(...JMP_OP_LIST), width, reg, reg)
       .map(
         ([op, w, dst, src]): Insn => ({ kind: 'jump', op, width: w, dst, src: { reg: src }, off }),
       ),
     fc
-      .tuple(fc.constantFrom(...jmpOps), width, reg, interestingImm)
+      .tuple(fc.constantFrom(...JMP_OP_LIST), width, reg, interestingImm)
       .map(([op, w, dst, imm]): Insn => ({ kind: 'jump', op, width: w, dst, src: { imm }, off })),
   );
 }

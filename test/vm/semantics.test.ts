@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ALU_OP_LIST, type AluOp, type JmpOp, type Width } from '../../src/asm/insn.js';
+import { ALU_OP_LIST, type AluOp, JMP_OP_LIST, type Width } from '../../src/asm/insn.js';
 import {
   aluResult,
   byteSwap,
@@ -75,20 +75,6 @@ function reference(op: AluOp, w: Width, dst: bigint, src: bigint): bigint {
       return b;
   }
 }
-
-const JMP_OPS: JmpOp[] = [
-  'jeq',
-  'jgt',
-  'jge',
-  'jset',
-  'jne',
-  'jsgt',
-  'jsge',
-  'jlt',
-  'jle',
-  'jslt',
-  'jsle',
-];
 
 describe('ALU semantics', () => {
   it('matches the reference formulas for every op and width (property)', () => {
@@ -195,7 +181,7 @@ describe('conditional jumps', () => {
   it('compare the low bits unsigned or signed as the reference does (property)', () => {
     fc.assert(
       fc.property(
-        fc.constantFrom(...JMP_OPS),
+        fc.constantFrom(...JMP_OP_LIST),
         fc.constantFrom<Width>(32, 64),
         edgy,
         edgy,
