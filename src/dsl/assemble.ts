@@ -11,6 +11,7 @@
  * jumps that land outside the program or on the second slot of an ld_imm64 are errors naming the
  * DSL call of the jump.
  */
+import { branchDelta } from '../asm/disasm.js';
 import type { GotolInsn, Insn, JaInsn, JumpInsn, MayGotoInsn } from '../asm/insn.js';
 import { slotCount } from '../asm/insn.js';
 import { DslError } from './errors.js';
@@ -72,21 +73,6 @@ function withOffset(insn: JumpLike, delta: number): JumpLike {
   }
 }
 
-/** Slot delta of a jump already in an Insn, or null for non-jumps. */
-export function jumpDelta(insn: Insn): number | null {
-  // A switch, not ts-pattern: the checker asks this on every visit of every instruction.
-  switch (insn.kind) {
-    case 'jump':
-    case 'ja':
-    case 'may_goto':
-      return insn.off;
-    case 'gotol':
-      return insn.imm;
-    default:
-      return null;
-  }
-}
-
 /** Resolves labels and lays out slots. */
 export function assemble(items: readonly Item[]): Assembled {
   const labelSlot = new Map<Label, number>();
@@ -143,8 +129,8 @@ export function assemble(items: readonly Item[]): Assembled {
   // Numeric (raw) jump offsets are the author's; check they land on an instruction.
   slot = 0;
   insns.forEach((insn, i) => {
-    const delta = jumpDelta(insn);
-    if (delta !== null) {
+    const delta = branchDelta(insn);
+    if (delta !== undefined) {
       const target = slot + 1 + delta;
       const loc = locs[i] as SourceLocation;
       if (target < 0 || target >= totalSlots) {

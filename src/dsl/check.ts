@@ -21,9 +21,9 @@
  * a replacement for the verifier.
  */
 import { match } from 'ts-pattern';
+import { branchDelta } from '../asm/disasm.js';
 import type { Insn, Reg, Size } from '../asm/insn.js';
 import { sizeBytes, slotCount } from '../asm/insn.js';
-import { jumpDelta } from './assemble.js';
 import { type CtxSchema, checkCtxAccess } from './ctx.js';
 import type { Diagnostic, DslErrorCode } from './errors.js';
 import { type HelperDef, helperById } from './helpers.js';
@@ -356,8 +356,8 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     slot += slotCount(insn);
   });
   const targetOf = (i: number): number | undefined => {
-    const d = jumpDelta(insns[i] as Insn);
-    return d === null ? undefined : indexOfSlot.get((slotOf[i] as number) + 1 + d);
+    const d = branchDelta(insns[i] as Insn);
+    return d === undefined ? undefined : indexOfSlot.get((slotOf[i] as number) + 1 + d);
   };
   const succs = (i: number): number[] => {
     const insn = insns[i] as Insn;
@@ -378,8 +378,8 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
 
   // Structural pass: jump targets, reachability and falling off the end.
   insns.forEach((insn, i) => {
-    const d = jumpDelta(insn);
-    if (d === null) return;
+    const d = branchDelta(insn);
+    if (d === undefined) return;
     const target = (slotOf[i] as number) + 1 + d;
     if (target < 0 || target >= slot) {
       report(
