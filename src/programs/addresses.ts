@@ -13,8 +13,8 @@ export type AddressReading =
 
 const fail = (reason: string): AddressReading => ({ ok: false, reason });
 
-/** Dotted-quad text into `out` at `at`; a reason string when it is not one. */
-function readIpv4(text: string, out: Uint8Array, at: number): string | undefined {
+/** Dotted-quad text into the 4 bytes of `out`; a reason string when it is not one. */
+function readIpv4(text: string, out: Uint8Array): string | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) {
     return `${JSON.stringify(text)} has ${parts.length} dot-separated parts; IPv4 has 4, like 10.0.0.1`;
@@ -29,7 +29,7 @@ function readIpv4(text: string, out: Uint8Array, at: number): string | undefined
     }
     const n = Number(part);
     if (n > 255) return `IPv4 part ${part} is above 255`;
-    out[at + i] = n;
+    out[i] = n;
   }
   return undefined;
 }
@@ -52,7 +52,7 @@ function readGroups(side: string, v4Last: boolean, words: number[]): string | un
         return `an IPv4 part (${JSON.stringify(g)}) may only end an IPv6 address`;
       }
       const v4 = new Uint8Array(4);
-      const why = readIpv4(g, v4, 0);
+      const why = readIpv4(g, v4);
       if (why !== undefined) return why;
       words.push(((v4[0] ?? 0) << 8) | (v4[1] ?? 0), ((v4[2] ?? 0) << 8) | (v4[3] ?? 0));
     } else if (GROUP.test(g)) {
@@ -106,7 +106,7 @@ function readIpv6(text: string): AddressReading {
 export function readAddress(text: string): AddressReading {
   if (text.includes(':')) return readIpv6(text);
   const out = new Uint8Array(4);
-  const why = readIpv4(text, out, 0);
+  const why = readIpv4(text, out);
   return why === undefined ? { ok: true, bytes: out } : fail(why);
 }
 
