@@ -469,33 +469,21 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
   // defined once, not per visit (closures made per visit were a measurable share of the checker).
   // Copy-on-write: a visit starts with the stored state's own arrays and copies one only before
   // its first write (most instructions write one register and no stack byte); stored states are
-  // never mutated.
+  // never mutated. A working array is this visit's copy exactly when it is no longer st's.
   let i = 0;
   let st: State = initial;
   let regs = initial.regs as Val[];
   let init = initial.init;
   let spills = initial.spills as Map<number, Val>;
-  let regsOwned = false;
-  let initOwned = false;
-  let spillsOwned = false;
   let insn = insns[0] as Insn;
   const ownRegs = () => {
-    if (!regsOwned) {
-      regs = [...regs];
-      regsOwned = true;
-    }
+    if (regs === st.regs) regs = [...regs];
   };
   const ownInit = () => {
-    if (!initOwned) {
-      init = init.slice();
-      initOwned = true;
-    }
+    if (init === st.init) init = init.slice();
   };
   const ownSpills = () => {
-    if (!spillsOwned) {
-      spills = new Map(spills);
-      spillsOwned = true;
-    }
+    if (spills === st.spills) spills = new Map(spills);
   };
 
   const read = (r: Reg): Val => {
@@ -915,9 +903,9 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     return out;
   };
 
-  // The state after the visited instruction, handed to its successors without copying: the
-  // working copies are made fresh at each visit and nothing writes to them once the instruction's
-  // effect is applied, and stored states are never mutated (joins build new ones).
+  // The state after the visited instruction, handed to its successors without copying: nothing
+  // writes to the working arrays once the instruction's effect is applied, and stored states are
+  // never mutated (joins build new ones).
   const next = (): State => ({ regs, init, spills });
 
   while (work.size > 0) {
@@ -927,9 +915,6 @@ export function checkProgram(input: CheckInput): Diagnostic[] {
     regs = st.regs as Val[];
     init = st.init;
     spills = st.spills as Map<number, Val>;
-    regsOwned = false;
-    initOwned = false;
-    spillsOwned = false;
     insn = insns[i] as Insn;
 
     // A switch, not ts-pattern: this runs for every visit of every instruction, and match()'s
