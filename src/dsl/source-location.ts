@@ -180,16 +180,19 @@ function captureSites(limit: number): Capture | undefined {
   const holder: { stack?: unknown } = {};
   Error.prepareStackTrace = callSitesHook;
   Error.stackTraceLimit = limit;
+  let sites: unknown;
   try {
     Error.captureStackTrace(holder, captureLocation);
     // V8 formats a stack on its first read, through the hook installed at that moment.
-    const sites = holder.stack;
-    if (!Array.isArray(sites)) return undefined;
-    return { loc: firstUserFrame(sites as CallSite[], format), truncated: sites.length >= limit };
+    sites = holder.stack;
   } finally {
     Error.prepareStackTrace = format;
     Error.stackTraceLimit = savedLimit;
   }
+  // Resolved after the hook and limit are restored: formatting a new frame runs the installed
+  // hook (source maps, a test runner's), which must see the runtime as its caller left it.
+  if (!Array.isArray(sites)) return undefined;
+  return { loc: firstUserFrame(sites as CallSite[], format), truncated: sites.length >= limit };
 }
 
 /**
