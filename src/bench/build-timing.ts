@@ -18,6 +18,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readObject } from '../asm/object-reader.js';
+import { DEFAULT_OBJECT_NAME } from '../cli/build.js';
 import { buildSockops } from '../programs/build.js';
 import type { SockopsVariant } from '../programs/options.js';
 import { BenchError } from './errors.js';
@@ -26,12 +27,6 @@ import { median, quantile } from './stats.js';
 
 /** The variants timed, the default first. */
 const VARIANTS: readonly SockopsVariant[] = ['cilium', 'minimal'];
-
-/** The C equivalent of each variant's object, and the object name `tsbpf build` writes. */
-const EQUIVALENT: Record<SockopsVariant, string> = {
-  cilium: 'sockaccel',
-  minimal: 'sockaccel-minimal',
-};
 
 /**
  * Builds run untimed before the warm samples. V8 keeps re-optimising the builder, checker and
@@ -157,6 +152,8 @@ export function measureBuildTiming(runs: number): BuildTiming {
       execFileSync(process.execPath, [cli, 'build', '--variant', v, '--out', out], {
         stdio: 'ignore',
       });
+    // bench/clang-equivalent/NAME.c is the C equivalent of NAME.o, the object `tsbpf build`
+    // writes by default for the variant.
     const clang = (v: SockopsVariant) => () =>
       execFileSync('clang', [
         '-O2',
@@ -165,9 +162,9 @@ export function measureBuildTiming(runs: number): BuildTiming {
         'bpf',
         `-I${multiarch}`,
         '-c',
-        join(sourceDir, `${EQUIVALENT[v]}.c`),
+        join(sourceDir, `${DEFAULT_OBJECT_NAME[v]}.c`),
         '-o',
-        join(out, `${EQUIVALENT[v]}-clang.o`),
+        join(out, `${DEFAULT_OBJECT_NAME[v]}-clang.o`),
       ]);
 
     // Once untimed: both commands work, and the C builds the same maps and programs.
@@ -175,12 +172,12 @@ export function measureBuildTiming(runs: number): BuildTiming {
       tsbpf(v)();
       if (!withClang) continue;
       clang(v)();
-      const ours = objectShape(readFileSync(join(out, `${EQUIVALENT[v]}.o`)));
-      const theirs = objectShape(readFileSync(join(out, `${EQUIVALENT[v]}-clang.o`)));
+      const ours = objectShape(readFileSync(join(out, `${DEFAULT_OBJECT_NAME[v]}.o`)));
+      const theirs = objectShape(readFileSync(join(out, `${DEFAULT_OBJECT_NAME[v]}-clang.o`)));
       if (ours !== theirs) {
         throw new BenchError(
           'EBENCH_RUN',
-          `bench/clang-equivalent/${EQUIVALENT[v]}.c no longer builds the same maps and programs as tsbpf build --variant ${v}; update it:\n--- tsbpf\n${ours}\n--- clang\n${theirs}`,
+          `bench/clang-equivalent/${DEFAULT_OBJECT_NAME[v]}.c no longer builds the same maps and programs as tsbpf build --variant ${v}; update it:\n--- tsbpf\n${ours}\n--- clang\n${theirs}`,
         );
       }
     }

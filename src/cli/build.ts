@@ -13,6 +13,7 @@ import type {
   SockopsMapSizes,
   SockopsOptions,
   SockopsProgramNames,
+  SockopsVariant,
 } from '../programs/options.js';
 import { MAX_MAP_SIZE } from '../programs/options.js';
 import { checkPositionals, integerOption, keyValues, parsing } from './args.js';
@@ -21,6 +22,12 @@ import { checkPositionals, integerOption, keyValues, parsing } from './args.js';
 import { buildPathExitCode } from './build-errors.js';
 import type { CommandIo } from './dump.js';
 import { EXIT_CODES_HELP, ExitCode, printFailure, UsageError } from './failure.js';
+
+/** The object's file name (without .o) when --name is not given, per variant. */
+export const DEFAULT_OBJECT_NAME: Readonly<Record<SockopsVariant, string>> = {
+  cilium: 'sockaccel',
+  minimal: 'sockaccel-minimal',
+};
 
 /** Help text of `tsbpf build`. */
 export const BUILD_HELP = `usage: tsbpf build [--out DIR] [--variant cilium|minimal] [options]
@@ -128,7 +135,7 @@ export function parseBuildArgs(args: readonly string[]): BuildRequest | 'help' {
   };
   return {
     outDir: values.out ?? join('dist', 'bpf'),
-    name: values.name ?? (variant === 'minimal' ? 'sockaccel-minimal' : 'sockaccel'),
+    name: values.name ?? DEFAULT_OBJECT_NAME[variant],
     options,
   };
 }
