@@ -2,7 +2,8 @@
  * How the CLI reports failures: one clear line on stderr (`tsbpf <command>: <message>`), the
  * stack and causes only with `--verbose`, and an exit status that tells scripts what kind of
  * failure it was (the statuses are listed in failure.ts). This module adds the loader's and
- * accel's errors to the build path's classification in failure.ts; `tsbpf build` does not load it.
+ * accel's errors to the build path's classification in build-errors.ts; `tsbpf build` does not
+ * load it.
  */
 import { match, P } from 'ts-pattern';
 import { AccelError } from '../accel/errors.js';
