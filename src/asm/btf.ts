@@ -784,15 +784,14 @@ export function encodeBtf(
     // exhaustive.
     switch (t.kind) {
       case 'int': {
-        const x = t;
         put(at + 4, info(0, false));
-        put(at + 8, checkU32(x.size, id, 'size'));
-        const enc = checkOneOf(INT_ENCODING_BITS, x.encoding, id, 'encoding');
+        put(at + 8, checkU32(t.size, id, 'size'));
+        const enc = checkOneOf(INT_ENCODING_BITS, t.encoding, id, 'encoding');
         put(
           data,
           (enc << 24) |
-            (checkRange(x.bitOffset, 0, 255, id, 'bitOffset') << 16) |
-            checkRange(x.bits, 0, 255, id, 'bits'),
+            (checkRange(t.bitOffset, 0, 255, id, 'bitOffset') << 16) |
+            checkRange(t.bits, 0, 255, id, 'bits'),
         );
         break;
       }
@@ -801,36 +800,32 @@ export function encodeBtf(
       case 'volatile':
       case 'const':
       case 'restrict': {
-        const x = t;
         put(at + 4, info(0, false));
-        put(at + 8, typeRef(x.type, 'type'));
+        put(at + 8, typeRef(t.type, 'type'));
         break;
       }
       case 'type_tag': {
-        const x = t;
-        put(at + 4, info(0, x.kindFlag));
-        put(at + 8, typeRef(x.type, 'type'));
+        put(at + 4, info(0, t.kindFlag));
+        put(at + 8, typeRef(t.type, 'type'));
         break;
       }
       case 'array': {
-        const x = t;
         put(at + 4, info(0, false));
         put(at + 8, 0);
-        put(data, typeRef(x.type, 'element type'));
-        put(data + 4, typeRef(x.indexType, 'index type'));
-        put(data + 8, checkU32(x.nelems, id, 'nelems'));
+        put(data, typeRef(t.type, 'element type'));
+        put(data + 4, typeRef(t.indexType, 'index type'));
+        put(data + 8, checkU32(t.nelems, id, 'nelems'));
         break;
       }
       case 'struct':
       case 'union': {
-        const x = t;
-        put(at + 4, info(x.members.length, x.kindFlag));
-        put(at + 8, checkU32(x.size, id, 'size'));
-        x.members.forEach((m, j) => {
+        put(at + 4, info(t.members.length, t.kindFlag));
+        put(at + 8, checkU32(t.size, id, 'size'));
+        t.members.forEach((m, j) => {
           const o = data + 12 * j;
           put(o, nameOff(m.name));
           put(o + 4, typeRef(m.type, `member ${j} type`));
-          if (x.kindFlag) {
+          if (t.kindFlag) {
             const off = checkRange(m.bitOffset, 0, 0xffffff, id, `member ${j} bitOffset`);
             put(
               o + 8,
@@ -844,13 +839,12 @@ export function encodeBtf(
         break;
       }
       case 'enum': {
-        const x = t;
-        put(at + 4, info(x.values.length, x.signed));
-        put(at + 8, checkU32(x.size, id, 'size'));
-        x.values.forEach((v, j) => {
+        put(at + 4, info(t.values.length, t.signed));
+        put(at + 8, checkU32(t.size, id, 'size'));
+        t.values.forEach((v, j) => {
           const o = data + 8 * j;
           put(o, nameOff(v.name));
-          const value = x.signed
+          const value = t.signed
             ? checkRange(v.value, -0x80000000, 0x7fffffff, id, `value ${j}`)
             : checkU32(v.value, id, `value ${j}`);
           put(o + 4, value >>> 0);
@@ -858,13 +852,12 @@ export function encodeBtf(
         break;
       }
       case 'enum64': {
-        const x = t;
-        put(at + 4, info(x.values.length, x.signed));
-        put(at + 8, checkU32(x.size, id, 'size'));
-        x.values.forEach((v, j) => {
+        put(at + 4, info(t.values.length, t.signed));
+        put(at + 8, checkU32(t.size, id, 'size'));
+        t.values.forEach((v, j) => {
           const o = data + 12 * j;
-          const lo = x.signed ? -(1n << 63n) : 0n;
-          const hi = x.signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
+          const lo = t.signed ? -(1n << 63n) : 0n;
+          const hi = t.signed ? (1n << 63n) - 1n : (1n << 64n) - 1n;
           if (v.value < lo || v.value > hi) {
             throw new BtfError(
               'BTF_INVALID_INPUT',
@@ -879,28 +872,25 @@ export function encodeBtf(
         break;
       }
       case 'fwd': {
-        const x = t;
-        put(at + 4, info(0, x.union));
+        put(at + 4, info(0, t.union));
         put(at + 8, 0);
         break;
       }
       case 'func': {
-        const x = t;
-        put(at + 4, info(checkOneOf(FUNC_LINKAGE_CODES, x.linkage, id, 'linkage'), false));
-        put(at + 8, typeRef(x.type, 'type'));
-        if (types[x.type - 1]?.kind !== 'func_proto') {
+        put(at + 4, info(checkOneOf(FUNC_LINKAGE_CODES, t.linkage, id, 'linkage'), false));
+        put(at + 8, typeRef(t.type, 'type'));
+        if (types[t.type - 1]?.kind !== 'func_proto') {
           throw new BtfError(
             'BTF_INVALID_INPUT',
-            `BTF encode: FUNC ${JSON.stringify(x.name)} (type id ${id}) must refer to a FUNC_PROTO, got type id ${x.type}`,
+            `BTF encode: FUNC ${JSON.stringify(t.name)} (type id ${id}) must refer to a FUNC_PROTO, got type id ${t.type}`,
           );
         }
         break;
       }
       case 'func_proto': {
-        const x = t;
-        put(at + 4, info(x.params.length, false));
-        put(at + 8, typeRef(x.returnType, 'return type'));
-        x.params.forEach((p, j) => {
+        put(at + 4, info(t.params.length, false));
+        put(at + 8, typeRef(t.returnType, 'return type'));
+        t.params.forEach((p, j) => {
           const o = data + 8 * j;
           put(o, nameOff(p.name));
           put(o + 4, typeRef(p.type, `parameter ${j} type`));
@@ -908,23 +898,21 @@ export function encodeBtf(
         break;
       }
       case 'var': {
-        const x = t;
         put(at + 4, info(0, false));
-        put(at + 8, typeRef(x.type, 'type'));
-        put(data, checkOneOf(VAR_LINKAGE_CODES, x.linkage, id, 'linkage'));
+        put(at + 8, typeRef(t.type, 'type'));
+        put(data, checkOneOf(VAR_LINKAGE_CODES, t.linkage, id, 'linkage'));
         break;
       }
       case 'datasec': {
-        const x = t;
-        put(at + 4, info(x.vars.length, false));
-        put(at + 8, checkU32(x.size, id, 'size'));
-        x.vars.forEach((v, j) => {
+        put(at + 4, info(t.vars.length, false));
+        put(at + 8, checkU32(t.size, id, 'size'));
+        t.vars.forEach((v, j) => {
           const o = data + 12 * j;
           put(o, typeRef(v.type, `variable ${j}`));
           if (types[v.type - 1]?.kind !== 'var') {
             throw new BtfError(
               'BTF_INVALID_INPUT',
-              `BTF encode: variable ${j} of DATASEC ${JSON.stringify(x.name)} (type id ${id}) must be a VAR, got type id ${v.type}`,
+              `BTF encode: variable ${j} of DATASEC ${JSON.stringify(t.name)} (type id ${id}) must be a VAR, got type id ${v.type}`,
             );
           }
           put(o + 4, checkU32(v.offset, id, `variable ${j} offset`));
@@ -933,16 +921,14 @@ export function encodeBtf(
         break;
       }
       case 'float': {
-        const x = t;
         put(at + 4, info(0, false));
-        put(at + 8, checkU32(x.size, id, 'size'));
+        put(at + 8, checkU32(t.size, id, 'size'));
         break;
       }
       case 'decl_tag': {
-        const x = t;
-        put(at + 4, info(0, x.kindFlag));
-        put(at + 8, typeRef(x.type, 'type'));
-        view.setInt32(data, checkRange(x.componentIdx, -1, 0x7fffffff, id, 'componentIdx'), true);
+        put(at + 4, info(0, t.kindFlag));
+        put(at + 8, typeRef(t.type, 'type'));
+        view.setInt32(data, checkRange(t.componentIdx, -1, 0x7fffffff, id, 'componentIdx'), true);
         break;
       }
       default:
