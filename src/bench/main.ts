@@ -89,11 +89,14 @@ results.md and results.svg go to --out (default bench/results/ in a checkout of 
 ./tsbpf-bench-results).
 
   --quick        3 repetitions of 0.4 s per run (default 5 of 1.5 s)
+  --seconds N    length of each run in seconds (overrides the default or --quick's)
+  --reps N       repetitions of every run (overrides the default or --quick's)
   --only IDS     scenarios: stream-{64,1024,16384,65536}-{nagle,nodelay}, rr-64, rr-4096, crr
   --cpu LIST     CPU placements, comma-separated: 'none' (unpinned) and/or a CPU number to pin
                  client and server (and iperf3/sockperf) together to; default 'none,<last CPU>'
                  (both, reported as separate rows; docs/benchmarks.md explains why)
   --json FILE    also write the results JSON to FILE
+  --out DIR      where results.json, results.md and results.svg go
 `;
 
 /** Where a command prints (the CLI's CommandIo has this shape). */

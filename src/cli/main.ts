@@ -59,12 +59,13 @@ commands:
   accel enable --cgroup PATH [--variant cilium|minimal] [--pin-dir DIR] [--config FILE]
   accel disable [--pin-dir DIR]
   accel status [--json]
-  accel run [--metrics-port N]   foreground agent (systemd, DaemonSet)
+  accel run --cgroup PATH [--metrics-port N]
+                           foreground agent (systemd, DaemonSet)
   accel demo                     zero-config first run in a throwaway cgroup
   bench [--quick] [--json FILE]  plain vs accelerated benchmarks (root)
 
 Run \`tsbpf <command> --help\` for a command's options and examples.
-Errors print one line; add --verbose for details.
+Errors print one line; build and accel add details with --verbose.
 ${EXIT_CODES_HELP}
 `;
 
